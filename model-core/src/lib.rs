@@ -1,0 +1,6 @@
+//! NerCo for Chinese NER: data, vocabularies, the encoder, the CRF head, the Semantic-Class
+//! InfoNCE loss, Viterbi decoding and metrics. Backend-agnostic: the device is picked at run time.
+//! File-system code lives behind the `native` feature so the crate also builds for wasm32.
+
+pub mod data;
+pub mod metrics;
