@@ -2,5 +2,12 @@
 //! InfoNCE loss, Viterbi decoding and metrics. Backend-agnostic: the device is picked at run time.
 //! File-system code lives behind the `native` feature so the crate also builds for wasm32.
 
+pub mod batch;
 pub mod data;
+pub mod decode;
+pub mod loss;
 pub mod metrics;
+pub mod model;
+pub mod pipeline;
+pub mod tags;
+pub mod vocab;

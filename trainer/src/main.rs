@@ -1,1 +1,108 @@
-fn main(){}
+//! `nerco`: train, evaluate and apply NerCo Chinese NER models.
+
+mod backend;
+mod config;
+mod data_prep;
+mod infer;
+mod run_dir;
+mod train;
+
+use anyhow::Result;
+use backend::Backend;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "nerco", version, about = "NerCo: contrastive two-stage Chinese NER (Zhang et al., IJCAI 2023)")]
+struct Cli {
+    /// Compute backend.
+    #[arg(long, global = true, value_enum, default_value = "cpu")]
+    backend: Backend,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (stage 1 contrastive, then stage 2 CRF) and evaluate it.
+    Train {
+        /// Run configuration (TOML), e.g. configs/resume.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "nerco")]
+        recipe: train::Recipe,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Run directory (config, log, checkpoints, metrics.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue an interrupted run in --out.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Score a trained run on a split (or any CoNLL file).
+    Eval {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// A CoNLL file to score instead of the config's split.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Write `char gold pred` lines (conlleval input).
+        #[arg(long)]
+        write_conll: Option<PathBuf>,
+        /// Write the full report as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Tag text from a file or standard input.
+    Predict {
+        #[arg(long)]
+        run: PathBuf,
+        /// Input file (default: standard input).
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: infer::InputFormat,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        output: infer::OutputFormat,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let device = cli.backend.device()?;
+    match cli.command {
+        Command::Train { config, recipe, seed, out, resume } => {
+            let out = match (out, &config) {
+                (Some(o), _) => o,
+                (None, Some(c)) => {
+                    let stem = c.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
+                    PathBuf::from("runs").join(format!("{stem}-{}-{seed}", format!("{recipe:?}").to_lowercase()))
+                }
+                (None, None) => anyhow::bail!("give --config for a new run, or --out with --resume"),
+            };
+            train::train(train::TrainArgs {
+                config,
+                recipe,
+                seed,
+                out,
+                resume,
+                device,
+                backend_name: cli.backend.name().to_string(),
+            })?;
+        }
+        Command::Eval { run, split, data, write_conll, json } => infer::eval(
+            infer::EvalArgs {
+                run: &run,
+                split: &split,
+                data: data.as_deref(),
+                write_conll: write_conll.as_deref(),
+                json: json.as_deref(),
+            },
+            &device,
+        )?,
+        Command::Predict { run, file, format, output } => infer::predict(&run, file.as_deref(), format, output, &device)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Errors raised while reading tagged data.
+
+/// A reason why tagged data could not be read. Every variant names the file and, except for
+/// I/O failures, the 1-based line at fault.
+///
+/// The file field is called `file` rather than `source` because thiserror treats a field named
+/// `source` as the underlying error.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{file}:{line}: expected `<char> <tag>`, found {fields} field(s)")]
+    MissingTag {
+        file: String,
+        line: usize,
+        fields: usize,
+    },
+
+    #[error("{file}:{line}: bad tag `{tag}`, expected `O` or `<B|I|M|E|S>-<TYPE>`")]
+    BadTag {
+        file: String,
+        line: usize,
+        tag: String,
+    },
+
+    #[error("{file}:{line}: invalid UTF-8")]
+    InvalidUtf8 { file: String, line: usize },
+
+    #[error("{file}:{line}: no sentences")]
+    Empty { file: String, line: usize },
+
+    #[cfg(feature = "native")]
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+}

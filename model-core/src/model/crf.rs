@@ -1,0 +1,167 @@
+//! Linear-chain CRF with start/end transitions: batched, masked forward algorithm in log space
+//! for the negative log-likelihood. Decoding (Viterbi, marginals) runs on the host in
+//! [`crate::decode`] from the weights this module exports.
+
+use crate::tags::TagSet;
+use burn::module::Param;
+use burn::prelude::*;
+
+/// Additive penalty on transitions the tagging scheme forbids. Large enough that no emission can
+/// outweigh it, small enough to stay finite in f32 sums.
+pub const FORBIDDEN: f32 = 1e4;
+
+#[derive(Config, Debug)]
+pub struct CrfConfig {
+    pub n_tags: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Crf {
+    /// `transitions[from, to]`.
+    pub transitions: Param<Tensor<2>>,
+    pub start: Param<Tensor<1>>,
+    pub end: Param<Tensor<1>>,
+}
+
+/// The scheme's hard constraints as additive tensors (not parameters: they never learn).
+#[derive(Clone, Debug)]
+pub struct CrfConstraints {
+    pub transitions: Tensor<2>,
+    pub start: Tensor<1>,
+    pub end: Tensor<1>,
+}
+
+impl CrfConstraints {
+    pub fn new(tags: &TagSet, device: &Device) -> Self {
+        let n = tags.len();
+        let (t, s, e) = tags.penalties(FORBIDDEN);
+        Self {
+            transitions: Tensor::from_data(TensorData::new(t, [n, n]), device),
+            start: Tensor::from_data(TensorData::new(s, [n]), device),
+            end: Tensor::from_data(TensorData::new(e, [n]), device),
+        }
+    }
+}
+
+impl CrfConfig {
+    pub fn init(&self, device: &Device) -> Crf {
+        let n = self.n_tags;
+        Crf {
+            transitions: Param::from_tensor(Tensor::zeros([n, n], device)),
+            start: Param::from_tensor(Tensor::zeros([n], device)),
+            end: Param::from_tensor(Tensor::zeros([n], device)),
+        }
+    }
+}
+
+/// `log Σ exp` along `dim`, keeping the dimension.
+pub fn log_sum_exp<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+    let max = x.clone().max_dim(dim).detach();
+    (x - max.clone()).exp().sum_dim(dim).log() + max
+}
+
+impl Crf {
+    /// Transition, start and end scores with the constraints applied.
+    pub fn effective(&self, c: &CrfConstraints) -> (Tensor<2>, Tensor<1>, Tensor<1>) {
+        (
+            self.transitions.val() + c.transitions.clone(),
+            self.start.val() + c.start.clone(),
+            self.end.val() + c.end.clone(),
+        )
+    }
+
+    /// Log-partition per sentence, `[batch]`. `emissions`: `[batch, len, tags]`; `lengths` ≥ 1.
+    pub fn log_partition(&self, emissions: Tensor<3>, lengths: &[usize], c: &CrfConstraints) -> Tensor<1> {
+        let [b, l, n] = emissions.dims();
+        let device = emissions.device();
+        let (trans, start, end) = self.effective(c);
+        let trans = trans.unsqueeze_dim::<3>(0); // [1, from, to]
+        let mut alpha = emissions.clone().narrow(1, 0, 1).reshape([b, n]) + start.unsqueeze_dim(0);
+        for t in 1..l {
+            let emit = emissions.clone().narrow(1, t, 1).reshape([b, 1, n]);
+            let scores = alpha.clone().reshape([b, n, 1]) + trans.clone() + emit;
+            let next = log_sum_exp(scores, 1).reshape([b, n]);
+            // Sentences already ended keep their alpha.
+            if lengths.iter().all(|&len| len > t) {
+                alpha = next;
+            } else {
+                let live: Vec<bool> = lengths.iter().flat_map(|&len| std::iter::repeat_n(len > t, n)).collect();
+                let live = Tensor::<2, Bool>::from_data(TensorData::new(live, [b, n]), &device);
+                alpha = alpha.mask_where(live, next);
+            }
+        }
+        log_sum_exp(alpha + end.unsqueeze_dim(0), 1).reshape([b])
+    }
+
+    /// Score of the given tag sequences, `[batch]`. `tags`: `[batch, len]` (padding ignored).
+    pub fn sequence_score(
+        &self,
+        emissions: Tensor<3>,
+        tags: &[Vec<usize>],
+        c: &CrfConstraints,
+    ) -> Tensor<1> {
+        let [b, l, n] = emissions.dims();
+        let device = emissions.device();
+        let (trans, start, end) = self.effective(c);
+        // Flattened indices into emissions, transitions, start and end, with a 0/1 weight each
+        // so one gather + weighted sum covers every sentence length.
+        let mut emit_idx = Vec::with_capacity(b * l);
+        let mut emit_w = Vec::with_capacity(b * l);
+        let mut trans_idx = Vec::with_capacity(b * l);
+        let mut trans_w = Vec::with_capacity(b * l);
+        let mut first = Vec::with_capacity(b);
+        let mut last = Vec::with_capacity(b);
+        for (s, seq) in tags.iter().enumerate() {
+            for t in 0..l {
+                let tag = seq.get(t).copied().unwrap_or(0);
+                emit_idx.push(((s * l + t) * n + tag) as i64);
+                emit_w.push(if t < seq.len() { 1f32 } else { 0.0 });
+                if t + 1 < l {
+                    let next = seq.get(t + 1).copied().unwrap_or(0);
+                    trans_idx.push((tag * n + next) as i64);
+                    trans_w.push(if t + 1 < seq.len() { 1f32 } else { 0.0 });
+                }
+            }
+            first.push(seq[0] as i64);
+            last.push(*seq.last().expect("empty tag sequence") as i64);
+        }
+        let ints = |v: Vec<i64>| {
+            let len = v.len();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [len]), &device)
+        };
+        let floats = |v: Vec<f32>, shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, shape), &device);
+        let emit = emissions
+            .reshape([b * l * n])
+            .select(0, ints(emit_idx))
+            .reshape([b, l])
+            .mul(floats(emit_w, [b, l]))
+            .sum_dim(1)
+            .reshape([b]);
+        let mut total = emit + start.select(0, ints(first)) + end.select(0, ints(last));
+        if l > 1 {
+            let tr = trans
+                .reshape([n * n])
+                .select(0, ints(trans_idx))
+                .reshape([b, l - 1])
+                .mul(floats(trans_w, [b, l - 1]))
+                .sum_dim(1)
+                .reshape([b]);
+            total = total + tr;
+        }
+        total
+    }
+
+    /// Summed negative log-likelihood of the gold sequences.
+    pub fn nll(&self, emissions: Tensor<3>, tags: &[Vec<usize>], c: &CrfConstraints) -> Tensor<1> {
+        let lengths: Vec<usize> = tags.iter().map(Vec::len).collect();
+        let log_z = self.log_partition(emissions.clone(), &lengths, c);
+        (log_z - self.sequence_score(emissions, tags, c)).sum()
+    }
+
+    /// Host copies of the effective scores for decoding: `(transitions [from*T+to], start, end)`.
+    pub fn export(&self, c: &CrfConstraints) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let (t, s, e) = self.effective(c);
+        let v = |d: TensorData| d.convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+        (v(t.into_data()), v(s.into_data()), v(e.into_data()))
+    }
+}

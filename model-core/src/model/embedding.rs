@@ -1,0 +1,51 @@
+//! Character and bigram embeddings, concatenated and projected to the model width.
+
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+
+#[derive(Config, Debug)]
+pub struct CharBigramEmbeddingConfig {
+    pub n_chars: usize,
+    pub n_bigrams: usize,
+    #[config(default = 100)]
+    pub char_dim: usize,
+    #[config(default = 100)]
+    pub bigram_dim: usize,
+    pub d_model: usize,
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct CharBigramEmbedding {
+    pub chars: Embedding,
+    pub bigrams: Embedding,
+    pub proj: Linear,
+    pub dropout: Dropout,
+}
+
+impl CharBigramEmbeddingConfig {
+    pub fn init(&self, device: &Device) -> CharBigramEmbedding {
+        // Unit-variance embeddings dwarf everything after a projection; FLAT-sized vectors are
+        // small, so start them that way.
+        let init = Initializer::Normal { mean: 0.0, std: 0.1 };
+        CharBigramEmbedding {
+            chars: EmbeddingConfig::new(self.n_chars, self.char_dim)
+                .with_initializer(init.clone())
+                .init(device),
+            bigrams: EmbeddingConfig::new(self.n_bigrams, self.bigram_dim)
+                .with_initializer(init)
+                .init(device),
+            proj: LinearConfig::new(self.char_dim + self.bigram_dim, self.d_model).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
+
+impl CharBigramEmbedding {
+    /// `[batch, len]` ids → `[batch, len, d_model]`.
+    pub fn forward(&self, chars: Tensor<2, Int>, bigrams: Tensor<2, Int>) -> Tensor<3> {
+        let x = Tensor::cat(vec![self.chars.forward(chars), self.bigrams.forward(bigrams)], 2);
+        self.proj.forward(self.dropout.forward(x))
+    }
+}

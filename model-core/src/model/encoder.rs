@@ -1,0 +1,81 @@
+//! A stack of post-norm Transformer layers with relative position attention (FLAT's layout).
+
+use super::attention::{RelativeAttention, RelativeAttentionConfig};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+#[derive(Config, Debug)]
+pub struct EncoderConfig {
+    pub d_model: usize,
+    pub n_heads: usize,
+    #[config(default = 1)]
+    pub n_layers: usize,
+    /// Feed-forward width as a multiple of `d_model`.
+    #[config(default = 3)]
+    pub ff_mult: usize,
+    #[config(default = 0.15)]
+    pub dropout_ff: f64,
+    #[config(default = 0.0)]
+    pub dropout_attn: f64,
+    /// Dropout on each sub-layer's output before the residual add.
+    #[config(default = 0.15)]
+    pub dropout_residual: f64,
+    #[config(default = false)]
+    pub scaled: bool,
+}
+
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    pub attention: RelativeAttention,
+    pub norm_attn: LayerNorm,
+    pub ff_in: Linear,
+    pub ff_out: Linear,
+    pub norm_ff: LayerNorm,
+    pub dropout_ff: Dropout,
+    pub dropout_residual: Dropout,
+}
+
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub layers: Vec<EncoderLayer>,
+}
+
+impl EncoderConfig {
+    pub fn init(&self, device: &Device) -> Encoder {
+        let d = self.d_model;
+        let layers = (0..self.n_layers)
+            .map(|_| EncoderLayer {
+                attention: RelativeAttentionConfig::new(d, self.n_heads)
+                    .with_scaled(self.scaled)
+                    .with_dropout(self.dropout_attn)
+                    .init(device),
+                norm_attn: LayerNormConfig::new(d).init(device),
+                ff_in: LinearConfig::new(d, d * self.ff_mult).init(device),
+                ff_out: LinearConfig::new(d * self.ff_mult, d).init(device),
+                norm_ff: LayerNormConfig::new(d).init(device),
+                dropout_ff: DropoutConfig::new(self.dropout_ff).init(),
+                dropout_residual: DropoutConfig::new(self.dropout_residual).init(),
+            })
+            .collect();
+        Encoder { layers }
+    }
+}
+
+impl EncoderLayer {
+    pub fn forward(&self, x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
+        let a = self.attention.forward(x.clone(), pad);
+        let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
+        let f = self.ff_out.forward(self.dropout_ff.forward(relu(self.ff_in.forward(x.clone()))));
+        self.norm_ff.forward(x + self.dropout_residual.forward(f))
+    }
+}
+
+impl Encoder {
+    pub fn forward(&self, mut x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
+        for layer in &self.layers {
+            x = layer.forward(x, pad.clone());
+        }
+        x
+    }
+}

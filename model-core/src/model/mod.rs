@@ -1,0 +1,14 @@
+//! The tagger: character + bigram embeddings, a relative-position Transformer encoder, and a
+//! linear + CRF head.
+
+pub mod attention;
+pub mod crf;
+pub mod embedding;
+pub mod encoder;
+pub mod tagger;
+
+pub use attention::{RelativeAttention, RelativeAttentionConfig};
+pub use crf::{Crf, CrfConfig, CrfConstraints};
+pub use embedding::{CharBigramEmbedding, CharBigramEmbeddingConfig};
+pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
+pub use tagger::{Tagger, TaggerConfig};

@@ -1,0 +1,201 @@
+//! Inference over raw text: a trained tagger with its vocabularies and tag set, from sentences to
+//! tags, spans and marginals. Used by `nerco eval/predict` and by the web demo.
+
+use crate::batch::{Batch, Example, length_buckets};
+use crate::data::{Span, tags_to_spans};
+use crate::decode::CrfScores;
+use crate::model::{CrfConstraints, Tagger, TaggerConfig};
+use crate::tags::TagSet;
+use crate::vocab::Vocabs;
+use burn::module::Module;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Everything but the weights: enough to rebuild the tagger and read its output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Bumped when the layout of the bundle changes; loading another version is an error.
+    pub format_version: u32,
+    pub model: TaggerConfig,
+    pub vocabs: Vocabs,
+    pub tags: TagSet,
+    /// Longest piece the model sees; longer sentences are split and re-joined.
+    pub max_len: usize,
+}
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("model metadata: {0}")]
+    Meta(String),
+    #[error("model weights: {0}")]
+    Weights(String),
+}
+
+pub struct Pipeline {
+    pub meta: ModelMeta,
+    pub tagger: Tagger,
+    pub crf: CrfScores,
+    pub device: Device,
+}
+
+/// An entity found in text, with character offsets (end exclusive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub start: usize,
+    pub end: usize,
+    #[serde(rename = "type")]
+    pub label: String,
+    pub text: String,
+}
+
+impl ModelMeta {
+    pub fn from_json(json: &str) -> Result<Self, PipelineError> {
+        let meta: Self = serde_json::from_str(json).map_err(|e| PipelineError::Meta(e.to_string()))?;
+        if meta.format_version != FORMAT_VERSION {
+            return Err(PipelineError::Meta(format!(
+                "format version {} but this build reads version {FORMAT_VERSION}",
+                meta.format_version
+            )));
+        }
+        if meta.model.n_tags != meta.tags.len() {
+            return Err(PipelineError::Meta("tag count differs from the tag set".into()));
+        }
+        Ok(meta)
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over a trained tagger (moved to inference mode).
+    pub fn new(meta: ModelMeta, tagger: &Tagger, device: &Device) -> Self {
+        let tagger = tagger.valid();
+        let constraints = CrfConstraints::new(&meta.tags, device);
+        let (transitions, start, end) = tagger.crf.export(&constraints);
+        let crf = CrfScores { n_tags: meta.tags.len(), transitions, start, end };
+        Self { meta, tagger, crf, device: device.clone() }
+    }
+
+    /// Rebuild from metadata and burnpack weight bytes.
+    pub fn from_bytes(meta: ModelMeta, weights: Vec<u8>, device: &Device) -> Result<Self, PipelineError> {
+        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights))
+            .map_err(|e| PipelineError::Weights(format!("{e:?}")))?;
+        let tagger = meta
+            .model
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| PipelineError::Weights(format!("{e:?}")))?;
+        Ok(Self::new(meta, &tagger, device))
+    }
+
+    /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each.
+    pub fn emissions(&self, sentences: &[&[char]], batch_size: usize) -> Vec<Vec<f32>> {
+        let examples: Vec<Example> = sentences.iter().map(|s| Example::unlabelled(s, &self.meta.vocabs)).collect();
+        let lens: Vec<usize> = examples.iter().map(Example::len).collect();
+        let n = self.meta.tags.len();
+        let mut out = vec![Vec::new(); examples.len()];
+        for group in length_buckets(&lens, batch_size) {
+            let refs: Vec<&Example> = group.iter().map(|&i| &examples[i]).filter(|e| !e.is_empty()).collect();
+            if refs.is_empty() {
+                continue;
+            }
+            let batch = Batch::new(&refs, &self.device);
+            let l = batch.max_len();
+            let em = self.tagger.emissions(self.tagger.encode(&batch));
+            let data = em.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 emissions");
+            let mut k = 0;
+            for &i in &group {
+                if examples[i].is_empty() {
+                    continue;
+                }
+                let len = examples[i].len();
+                out[i] = data[k * l * n..(k * l + len) * n].to_vec();
+                k += 1;
+            }
+        }
+        out
+    }
+
+    /// Tag ids for sentences of any length (long ones are split into pieces and re-joined).
+    pub fn tag_ids(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<usize>> {
+        let mut pieces: Vec<&[char]> = Vec::new();
+        let mut owner = Vec::new();
+        for (i, s) in sentences.iter().enumerate() {
+            for p in split_long(s, self.meta.max_len) {
+                pieces.push(p);
+                owner.push(i);
+            }
+        }
+        let em = self.emissions(&pieces, batch_size);
+        let mut out = vec![Vec::new(); sentences.len()];
+        for (e, &i) in em.iter().zip(&owner) {
+            out[i].extend(self.crf.viterbi(e));
+        }
+        out
+    }
+
+    pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
+        self.tag_ids(sentences, batch_size)
+            .into_iter()
+            .map(|ids| ids.into_iter().map(|t| self.meta.tags.tags[t].clone()).collect())
+            .collect()
+    }
+
+    pub fn entities(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Entity>> {
+        self.tags(sentences, batch_size)
+            .iter()
+            .zip(sentences)
+            .map(|(tags, chars)| spans_to_entities(&tags_to_spans(tags), chars))
+            .collect()
+    }
+}
+
+pub fn spans_to_entities(spans: &[Span], chars: &[char]) -> Vec<Entity> {
+    spans
+        .iter()
+        .map(|s| Entity {
+            start: s.start,
+            end: s.end,
+            label: s.label.clone(),
+            text: chars[s.start..s.end].iter().collect(),
+        })
+        .collect()
+}
+
+/// Pieces of at most `max_len` characters, cut after the last sentence or clause punctuation
+/// inside the window when there is one, so entities are rarely cut.
+pub fn split_long(s: &[char], max_len: usize) -> Vec<&[char]> {
+    let max_len = max_len.max(1);
+    let mut out = Vec::new();
+    let mut rest = s;
+    while rest.len() > max_len {
+        let window = &rest[..max_len];
+        let cut = window
+            .iter()
+            .rposition(|c| "。！？；!?;".contains(*c))
+            .or_else(|| window.iter().rposition(|c| "，,、 ".contains(*c)))
+            .map_or(max_len, |p| p + 1);
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sentences_are_split_without_losing_characters() {
+        let s: Vec<char> = "我在北京。他在上海，她在广州".chars().collect();
+        let parts = split_long(&s, 6);
+        assert!(parts.iter().all(|p| p.len() <= 6));
+        assert_eq!(parts.concat(), s);
+        assert_eq!(parts[0].iter().collect::<String>(), "我在北京。");
+        assert_eq!(split_long(&[], 4).len(), 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! Character and bigram vocabularies, built from the training split and saved with the model.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const PAD: usize = 0;
+pub const UNK: usize = 1;
+/// The bigram after a sentence's last character.
+pub const END: &str = "</s>";
+
+/// A frequency-filtered token list; ids 0 and 1 are padding and unknown.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
+pub struct Vocab {
+    tokens: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl From<Vec<String>> for Vocab {
+    fn from(tokens: Vec<String>) -> Self {
+        let index = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
+        Self { tokens, index }
+    }
+}
+
+impl From<Vocab> for Vec<String> {
+    fn from(v: Vocab) -> Self {
+        v.tokens
+    }
+}
+
+impl Vocab {
+    /// Tokens seen at least `min_freq` times, most frequent first (ties by token, so the ids
+    /// are reproducible).
+    pub fn build<I: IntoIterator<Item = String>>(tokens: I, min_freq: usize) -> Self {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for t in tokens {
+            *counts.entry(t).or_default() += 1;
+        }
+        let mut kept: Vec<(String, usize)> =
+            counts.into_iter().filter(|(_, c)| *c >= min_freq.max(1)).collect();
+        kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut tokens = vec!["<pad>".to_string(), "<unk>".to_string()];
+        tokens.extend(kept.into_iter().map(|(t, _)| t));
+        Self::from(tokens)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.len() <= 2
+    }
+
+    pub fn id(&self, token: &str) -> usize {
+        self.index.get(token).copied().unwrap_or(UNK)
+    }
+
+    pub fn token(&self, id: usize) -> &str {
+        &self.tokens[id]
+    }
+}
+
+/// The bigram starting at each character: `c_i c_{i+1}`, and `c_n </s>` at the end.
+pub fn bigrams(chars: &[char]) -> Vec<String> {
+    (0..chars.len())
+        .map(|i| match chars.get(i + 1) {
+            Some(n) => format!("{}{}", chars[i], n),
+            None => format!("{}{}", chars[i], END),
+        })
+        .collect()
+}
+
+/// The character and bigram vocabularies of a model.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Vocabs {
+    pub chars: Vocab,
+    pub bigrams: Vocab,
+}
+
+impl Vocabs {
+    pub fn build<'a>(
+        sentences: impl IntoIterator<Item = &'a [char]> + Clone,
+        char_min_freq: usize,
+        bigram_min_freq: usize,
+    ) -> Self {
+        let chars = Vocab::build(
+            sentences.clone().into_iter().flat_map(|s| s.iter().map(|c| c.to_string())),
+            char_min_freq,
+        );
+        let bigrams = Vocab::build(sentences.into_iter().flat_map(|s| bigrams(s)), bigram_min_freq);
+        Self { chars, bigrams }
+    }
+
+    /// Character and bigram ids of a sentence.
+    pub fn encode(&self, chars: &[char]) -> (Vec<usize>, Vec<usize>) {
+        let mut buf = [0u8; 4];
+        let c = chars.iter().map(|c| self.chars.id(c.encode_utf8(&mut buf))).collect();
+        let b = bigrams(chars).iter().map(|b| self.bigrams.id(b)).collect();
+        (c, b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_and_unseen_tokens_map_to_unk() {
+        let s1: Vec<char> = "我爱北京".chars().collect();
+        let s2: Vec<char> = "我爱你".chars().collect();
+        let v = Vocabs::build([s1.as_slice(), s2.as_slice()], 2, 1);
+        assert_eq!(v.chars.len(), 4); // pad, unk, 我, 爱
+        let (c, b) = v.encode(&"我爱上海".chars().collect::<Vec<_>>());
+        assert_eq!(c[2], UNK);
+        assert_ne!(c[0], UNK);
+        assert_eq!(b[0], v.bigrams.id("我爱"));
+        assert_eq!(b[3], UNK);
+    }
+
+    #[test]
+    fn vocab_survives_json() {
+        let v = Vocab::build(["a".to_string(), "b".into(), "a".into()], 1);
+        let back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back.id("a"), v.id("a"));
+        assert_eq!(back.token(2), "a");
+    }
+}

@@ -1,0 +1,246 @@
+//! The run configuration (`configs/*.toml`): data, model, and the two stages.
+
+use anyhow::{Context, Result, bail};
+use model_core::model::TaggerConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Data set name, for reports.
+    pub name: String,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default = "StageConfig::stage1")]
+    pub stage1: StageConfig,
+    #[serde(default = "StageConfig::stage2")]
+    pub stage2: StageConfig,
+    #[serde(default)]
+    pub joint: JointConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub train: PathBuf,
+    pub dev: PathBuf,
+    pub test: PathBuf,
+    /// Tagging scheme the model predicts in ("bio", "bioes", "bmes"); the data are converted.
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// Use only the first N training sentences (0 = all).
+    #[serde(default)]
+    pub max_train_sentences: usize,
+    #[serde(default = "one")]
+    pub char_min_freq: usize,
+    #[serde(default = "one")]
+    pub bigram_min_freq: usize,
+    /// Longest piece the model sees; longer sentences are split for training and prediction.
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub char_dim: usize,
+    pub bigram_dim: usize,
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub n_layers: usize,
+    pub ff_mult: usize,
+    pub dropout_embed: f64,
+    pub dropout_ff: f64,
+    pub dropout_residual: f64,
+    pub dropout_attn: f64,
+    pub dropout_out: f64,
+    pub scaled_attention: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            char_dim: 100,
+            bigram_dim: 100,
+            d_model: 160,
+            n_heads: 8,
+            n_layers: 1,
+            ff_mult: 3,
+            dropout_embed: 0.5,
+            dropout_ff: 0.15,
+            dropout_residual: 0.15,
+            dropout_attn: 0.0,
+            dropout_out: 0.3,
+            scaled_attention: false,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn tagger(&self, n_chars: usize, n_bigrams: usize, n_tags: usize) -> TaggerConfig {
+        TaggerConfig::new(n_chars, n_bigrams, n_tags)
+            .with_char_dim(self.char_dim)
+            .with_bigram_dim(self.bigram_dim)
+            .with_d_model(self.d_model)
+            .with_n_heads(self.n_heads)
+            .with_n_layers(self.n_layers)
+            .with_ff_mult(self.ff_mult)
+            .with_dropout_embed(self.dropout_embed)
+            .with_dropout_ff(self.dropout_ff)
+            .with_dropout_residual(self.dropout_residual)
+            .with_dropout_attn(self.dropout_attn)
+            .with_dropout_out(self.dropout_out)
+            .with_scaled_attention(self.scaled_attention)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adamw,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    #[serde(default = "default_optimizer")]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Linear warm-up over this fraction of all steps (`epochs × batches`).
+    #[serde(default)]
+    pub warmup: f64,
+    /// After warm-up the rate is `lr / (1 + decay · epoch)`.
+    #[serde(default = "default_decay")]
+    pub decay: f64,
+    /// Gradient value clipping (0 = off).
+    #[serde(default = "default_clip")]
+    pub clip: f64,
+    /// Stop after this many epochs without improvement on dev.
+    pub patience: usize,
+    /// InfoNCE temperature (stage 1 and joint).
+    #[serde(default = "default_tau")]
+    pub tau: f64,
+    /// Stage 2: epochs that train only the linear layer and CRF before everything trains.
+    #[serde(default)]
+    pub head_only_epochs: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JointConfig {
+    /// Weight of the InfoNCE term in the `joint` recipe's loss.
+    pub weight: f64,
+}
+
+impl Default for JointConfig {
+    fn default() -> Self {
+        Self { weight: 1.0 }
+    }
+}
+
+fn default_scheme() -> String {
+    "bioes".into()
+}
+fn one() -> usize {
+    1
+}
+fn default_max_len() -> usize {
+    200
+}
+fn default_optimizer() -> OptimizerKind {
+    OptimizerKind::Adamw
+}
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_decay() -> f64 {
+    0.05
+}
+fn default_clip() -> f64 {
+    5.0
+}
+fn default_tau() -> f64 {
+    0.07
+}
+
+impl StageConfig {
+    fn stage1() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 20,
+            lr: 1e-3,
+            optimizer: OptimizerKind::Adamw,
+            momentum: 0.9,
+            weight_decay: 0.05,
+            warmup: 0.05,
+            decay: 0.05,
+            clip: 5.0,
+            patience: 10,
+            tau: 0.07,
+            head_only_epochs: 0,
+        }
+    }
+
+    fn stage2() -> Self {
+        Self { batch_size: 10, patience: 15, epochs: 50, ..Self::stage1() }
+    }
+}
+
+impl RunConfig {
+    /// Parse a TOML config; relative data paths resolve against the current directory.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let cfg: Self = toml::from_str(text).with_context(|| format!("invalid config {origin}"))?;
+        cfg.validate().with_context(|| format!("invalid config {origin}"))?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let m = &self.model;
+        if m.n_heads == 0 || m.d_model % m.n_heads != 0 {
+            bail!("model.d_model ({}) must be a positive multiple of model.n_heads ({})", m.d_model, m.n_heads);
+        }
+        for (name, p) in [
+            ("dropout_embed", m.dropout_embed),
+            ("dropout_ff", m.dropout_ff),
+            ("dropout_residual", m.dropout_residual),
+            ("dropout_attn", m.dropout_attn),
+            ("dropout_out", m.dropout_out),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                bail!("model.{name} must be in [0, 1), got {p}");
+            }
+        }
+        for (name, s) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
+            if s.batch_size == 0 || !(s.lr > 0.0) || !(s.tau > 0.0) {
+                bail!("{name}: batch_size, lr and tau must be positive");
+            }
+            if !(0.0..=1.0).contains(&s.warmup) {
+                bail!("{name}.warmup must be a fraction in [0, 1]");
+            }
+        }
+        if self.data.max_len < 2 {
+            bail!("data.max_len must be at least 2");
+        }
+        self.data.scheme.parse::<model_core::data::Scheme>().map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+}

@@ -1,0 +1,95 @@
+//! Loading a run's data: read the splits, convert tags to the model's scheme, build the
+//! vocabularies and tag set, and encode examples.
+
+use crate::config::RunConfig;
+use anyhow::{Context, Result, bail};
+use model_core::batch::Example;
+use model_core::data::{Scheme, Sentence, convert_tags, read_conll};
+use model_core::pipeline::{FORMAT_VERSION, ModelMeta, split_long};
+use model_core::tags::TagSet;
+use model_core::vocab::Vocabs;
+
+pub struct Splits {
+    /// As read, for scoring against the file's own gold tags.
+    pub dev: Vec<Sentence>,
+    pub test: Vec<Sentence>,
+    /// Training pieces (≤ max_len) in the model's scheme.
+    pub train_examples: Vec<Example>,
+    pub dev_examples: Vec<Example>,
+    pub train_sentences: usize,
+}
+
+pub fn read_split(path: &std::path::Path) -> Result<Vec<Sentence>> {
+    Ok(read_conll(path)?)
+}
+
+/// Cut sentences longer than `max_len` into pieces and re-encode each piece's tags in `scheme`
+/// (an entity cut in two becomes two well-formed entities).
+fn pieces(sentences: &[Sentence], max_len: usize, scheme: Scheme) -> Vec<Sentence> {
+    let mut out = Vec::new();
+    for s in sentences {
+        let mut start = 0;
+        for p in split_long(&s.chars, max_len) {
+            let tags = &s.tags[start..start + p.len()];
+            out.push(Sentence { chars: p.to_vec(), tags: convert_tags(tags, scheme), line: s.line });
+            start += p.len();
+        }
+    }
+    out
+}
+
+fn encode(sentences: &[Sentence], vocabs: &Vocabs, tags: &TagSet, origin: &str) -> Result<Vec<Example>> {
+    sentences
+        .iter()
+        .map(|s| Example::labelled(s, vocabs, tags).map_err(|e| anyhow::anyhow!("{origin}:{}: {e}", s.line)))
+        .collect()
+}
+
+/// Read the data of `cfg`; with `meta`, reuse its vocabularies and tag set (resume, eval).
+pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelMeta)> {
+    let scheme: Scheme = cfg.data.scheme.parse().map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
+    let mut train = read_split(&cfg.data.train)?;
+    if cfg.data.max_train_sentences > 0 {
+        train.truncate(cfg.data.max_train_sentences);
+    }
+    let dev = read_split(&cfg.data.dev)?;
+    let test = read_split(&cfg.data.test)?;
+    let train_pieces = pieces(&train, cfg.data.max_len, scheme);
+    let meta = match meta {
+        Some(m) => m.clone(),
+        None => {
+            let vocabs = Vocabs::build(
+                train_pieces.iter().map(|s| s.chars.as_slice()),
+                cfg.data.char_min_freq,
+                cfg.data.bigram_min_freq,
+            );
+            let tags = TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
+            if tags.types.is_empty() {
+                bail!("{}: the training data has no entities", cfg.data.train.display());
+            }
+            let model = cfg.model.tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+            ModelMeta { format_version: FORMAT_VERSION, model, vocabs, tags, max_len: cfg.data.max_len }
+        }
+    };
+    if meta.tags.scheme != scheme {
+        bail!("the model predicts {} tags but the config asks for {}", meta.tags.scheme, scheme);
+    }
+    let train_examples = encode(&train_pieces, &meta.vocabs, &meta.tags, &cfg.data.train.display().to_string())?;
+    // Dev types unseen in training cannot be predicted; they still count as gold when scoring,
+    // but the dev contrastive loss uses only the model's own tags.
+    let dev_known: Vec<Sentence> = pieces(&dev, cfg.data.max_len, scheme)
+        .into_iter()
+        .map(|mut s| {
+            for t in &mut s.tags {
+                if meta.tags.tag_id(t).is_none() {
+                    *t = "O".into();
+                }
+            }
+            s
+        })
+        .collect();
+    let dev_examples = encode(&dev_known, &meta.vocabs, &meta.tags, &cfg.data.dev.display().to_string())
+        .context("dev set")?;
+    let splits = Splits { dev, test, train_examples, dev_examples, train_sentences: train.len() };
+    Ok((splits, meta))
+}

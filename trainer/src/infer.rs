@@ -1,0 +1,154 @@
+//! `nerco eval` and `nerco predict`: load a finished run and tag text with it.
+
+use crate::config::RunConfig;
+use crate::run_dir::{write_atomic, write_json};
+use crate::train::{load_model, score};
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
+use model_core::pipeline::{ModelMeta, Pipeline};
+use std::io::{Read, Write};
+use std::path::Path;
+
+pub fn load_pipeline(run: &Path, device: &Device) -> Result<Pipeline> {
+    let meta_path = run.join("meta.json");
+    let text = std::fs::read_to_string(&meta_path)
+        .with_context(|| format!("cannot read {} (is {} a run directory?)", meta_path.display(), run.display()))?;
+    let meta = ModelMeta::from_json(&text).with_context(|| meta_path.display().to_string())?;
+    let weights = run.join("model.bpk");
+    if !weights.exists() {
+        bail!(
+            "{} has no model.bpk: the run has not finished (continue it with `nerco train --resume --out {}`)",
+            run.display(),
+            run.display()
+        );
+    }
+    let model = load_model(&meta, &weights, device)?;
+    Ok(Pipeline::new(meta, &model, device))
+}
+
+pub struct EvalArgs<'a> {
+    pub run: &'a Path,
+    pub split: &'a str,
+    pub data: Option<&'a Path>,
+    pub write_conll: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+}
+
+pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
+    let pipeline = load_pipeline(a.run, device)?;
+    let path = match a.data {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let cfg = RunConfig::load(&a.run.join("config.toml"))?;
+            match a.split {
+                "dev" => cfg.data.dev,
+                "test" => cfg.data.test,
+                "train" => cfg.data.train,
+                other => bail!("unknown split `{other}` (dev, test or train)"),
+            }
+        }
+    };
+    let sentences = read_conll(&path)?;
+    let (report, pred) = score(&pipeline, &sentences)?;
+    if let Some(out) = a.write_conll {
+        // Predictions in the file's own scheme, so a conlleval scorer reads both columns alike.
+        let scheme = detect_scheme(&sentences);
+        let triples: Vec<(Vec<char>, Vec<String>, Vec<String>)> = sentences
+            .iter()
+            .zip(&pred)
+            .map(|(s, p)| (s.chars.clone(), s.tags.clone(), convert_tags(p, scheme)))
+            .collect();
+        write_atomic(out, write_conll_triples(&triples).as_bytes())?;
+    }
+    if let Some(out) = a.json {
+        write_json(out, &report)?;
+    }
+    println!("{}: {} sentences", path.display(), sentences.len());
+    println!("{}", report.summary());
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// One sentence per line.
+    Text,
+    /// One character per line (first column), blank lines between sentences.
+    Conll,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// `{"text", "entities":[{"start","end","type","text"}]}` per line.
+    Jsonl,
+    /// `char tag` lines.
+    Conll,
+}
+
+/// Sentences from text input: lines, or CoNLL blocks (first column, first code point).
+fn read_sentences(input: &str, format: InputFormat) -> Vec<Vec<char>> {
+    match format {
+        InputFormat::Text => input.lines().map(|l| l.trim_end_matches('\r').chars().collect()).collect(),
+        InputFormat::Conll => {
+            let mut out = Vec::new();
+            let mut cur = Vec::new();
+            for line in input.lines() {
+                match line.split_whitespace().next().and_then(|f| f.chars().next()) {
+                    Some(c) => cur.push(c),
+                    None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
+                    None => {}
+                }
+            }
+            if !cur.is_empty() {
+                out.push(cur);
+            }
+            out
+        }
+    }
+}
+
+pub fn predict(run: &Path, file: Option<&Path>, input: InputFormat, output: OutputFormat, device: &Device) -> Result<()> {
+    let pipeline = load_pipeline(run, device)?;
+    let mut bytes = Vec::new();
+    match file {
+        Some(p) => {
+            bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        }
+        None => {
+            std::io::stdin().lock().read_to_end(&mut bytes).context("cannot read standard input")?;
+        }
+    }
+    let name = file.map_or("<stdin>".to_string(), |p| p.display().to_string());
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            bail!("{name}:{line}: input is not valid UTF-8");
+        }
+    };
+    let sentences = read_sentences(&text, input);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for chunk in sentences.chunks(256) {
+        let chunk = chunk.to_vec();
+        match output {
+            OutputFormat::Jsonl => {
+                for (chars, ents) in chunk.iter().zip(pipeline.entities(&chunk, 64)) {
+                    let line = serde_json::json!({ "text": chars.iter().collect::<String>(), "entities": ents });
+                    writeln!(out, "{line}")?;
+                }
+            }
+            OutputFormat::Conll => {
+                for (chars, tags) in chunk.iter().zip(pipeline.tags(&chunk, 64)) {
+                    for (c, t) in chars.iter().zip(tags) {
+                        writeln!(out, "{c} {t}")?;
+                    }
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
