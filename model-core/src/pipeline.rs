@@ -199,3 +199,48 @@ mod tests {
         assert_eq!(split_long(&[], 4).len(), 1);
     }
 }
+
+#[cfg(test)]
+mod roundtrip_tests {
+    use super::*;
+    use crate::data::Scheme;
+    use burn::module::Module;
+
+    #[test]
+    fn saved_and_loaded_models_predict_identically() {
+        let device = Device::flex();
+        device.seed(11);
+        let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四", "我们今天去上海参加会议了"]
+            .iter()
+            .map(|s| s.chars().collect())
+            .collect();
+        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
+        let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+            .with_d_model(16)
+            .with_n_heads(2)
+            .with_char_dim(8)
+            .with_bigram_dim(8);
+        let meta = ModelMeta { format_version: FORMAT_VERSION, model: model.clone(), vocabs, tags, max_len: 5 };
+        let tagger = model.init(&device);
+        let bytes = tagger.clone().into_record().into_bytes().unwrap().to_vec();
+        let a = Pipeline::new(meta.clone(), &tagger, &device);
+        let json = serde_json::to_string(&meta).unwrap();
+        let b = Pipeline::from_bytes(ModelMeta::from_json(&json).unwrap(), bytes, &device).unwrap();
+        let refs: Vec<&[char]> = texts.iter().map(Vec::as_slice).collect();
+        assert_eq!(a.emissions(&refs, 2), b.emissions(&refs, 2));
+        assert_eq!(a.tag_ids(&texts, 2), b.tag_ids(&texts, 2));
+        // Long input is split (max_len 5) but every character gets a tag.
+        assert_eq!(a.tag_ids(&texts, 2)[2].len(), texts[2].len());
+    }
+
+    #[test]
+    fn a_bundle_of_another_format_version_is_refused() {
+        let vocabs = Vocabs::build([['a'].as_slice()], 1, 1);
+        let tags = TagSet::new(Scheme::Bio, ["PER".into()]);
+        let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+        let meta = ModelMeta { format_version: FORMAT_VERSION + 1, model, vocabs, tags, max_len: 8 };
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("format version"));
+    }
+}

@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Train a model (stage 1 contrastive, then stage 2 CRF) and evaluate it.
     Train {
-        /// Run configuration (TOML), e.g. configs/resume.toml.
+        /// Run configuration (TOML); default: the embedded configs/resume.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "nerco")]
@@ -78,9 +78,9 @@ fn main() -> Result<()> {
                 (Some(o), _) => o,
                 (None, Some(c)) => {
                     let stem = c.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
-                    PathBuf::from("runs").join(format!("{stem}-{}-{seed}", format!("{recipe:?}").to_lowercase()))
+                    PathBuf::from("runs").join(format!("{stem}-{}-{seed}", serde_json::to_value(recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
                 }
-                (None, None) => anyhow::bail!("give --config for a new run, or --out with --resume"),
+                (None, None) => PathBuf::from("runs").join(format!("resume-{}-{seed}", serde_json::to_value(recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())),
             };
             train::train(train::TrainArgs {
                 config,

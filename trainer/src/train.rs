@@ -422,8 +422,12 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         if state_path.exists() {
             bail!("{} already holds a run; pass --resume to continue it or choose another --out", args.out.display());
         }
-        let path = args.config.as_ref().context("--config is required for a new run")?;
-        (RunConfig::load(path)?, None, None)
+        let cfg = match &args.config {
+            Some(path) => RunConfig::load(path)?,
+            // The embedded default: NerCo on Resume, the README's main job.
+            None => RunConfig::from_toml(include_str!("../../configs/resume.toml"), "configs/resume.toml (embedded)")?,
+        };
+        (cfg, None, None)
     };
     let mut run = RunDir::open(&args.out)?;
     let (splits, meta) = data_prep::load(&cfg, meta_opt.as_ref())?;
@@ -455,7 +459,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     run.log(&format!(
         "{}: {} recipe, seed {}, {} training pieces from {} sentences, {} chars / {} bigrams / {} tags, {} parameters, backend {}",
         cfg.name,
-        format!("{:?}", state.recipe).to_lowercase(),
+        serde_json::to_value(state.recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
         state.seed,
         splits.train_examples.len(),
         splits.train_sentences,

@@ -165,3 +165,55 @@ impl Crf {
         (v(t.into_data()), v(s.into_data()), v(e.into_data()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scheme;
+    use crate::decode::CrfScores;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn batched_partition_and_scores_equal_the_host_reference() {
+        let device = Device::flex();
+        device.seed(3);
+        let tags = TagSet::new(Scheme::Bio, ["LOC".into(), "PER".into()]);
+        let n = tags.len();
+        let crf = Crf {
+            transitions: Param::from_tensor(Tensor::random([n, n], Distribution::Normal(0.0, 1.0), &device)),
+            start: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
+            end: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
+        };
+        let c = CrfConstraints::new(&tags, &device);
+        let (t, s, e) = crf.export(&c);
+        let host = CrfScores { n_tags: n, transitions: t, start: s, end: e };
+        let lengths = [4usize, 1, 3];
+        let l = 4;
+        let em = Tensor::<3>::random([3, l, n], Distribution::Normal(0.0, 2.0), &device);
+        let em_host: Vec<f32> = em.clone().into_data().try_to_vec::<f32>().unwrap();
+        let log_z: Vec<f32> = crf.log_partition(em.clone(), &lengths, &c).into_data().try_to_vec::<f32>().unwrap();
+        let gold: Vec<Vec<usize>> = lengths.iter().map(|&len| (0..len).map(|t| [1, 2, 3, 0][t]).collect()).collect();
+        let score: Vec<f32> = crf.sequence_score(em, &gold, &c).into_data().try_to_vec::<f32>().unwrap();
+        for (b, &len) in lengths.iter().enumerate() {
+            let e = &em_host[b * l * n..(b * l + len) * n];
+            assert!((log_z[b] as f64 - host.log_partition(e)).abs() < 1e-3, "log Z of sentence {b}");
+            assert!((score[b] - host.path_score(e, &gold[b])).abs() < 1e-3, "score of sentence {b}");
+        }
+    }
+
+    #[test]
+    fn nll_is_positive_and_trains_toward_gold() {
+        let device = Device::flex().autodiff();
+        let tags = TagSet::new(Scheme::Bio, ["PER".into()]);
+        let c = CrfConstraints::new(&tags, &device);
+        let crf = CrfConfig::new(tags.len()).init(&device);
+        let em = Tensor::<3>::zeros([1, 3, tags.len()], &device).require_grad();
+        let gold = vec![vec![1, 2, 0]];
+        let nll = crf.nll(em.clone(), &gold, &c);
+        // Uniform scores: NLL = log(number of allowed paths) > 0.
+        assert!(nll.clone().into_scalar::<f32>() > 0.0);
+        let g: Vec<f32> = em.grad(&nll.backward()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        // The gradient pushes gold tags up (negative gradient on the NLL).
+        assert!(g[1] < 0.0 && g[3 + 2] < 0.0 && g[6] < 0.0);
+    }
+}
