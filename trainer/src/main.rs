@@ -3,6 +3,7 @@
 mod backend;
 mod config;
 mod data_prep;
+mod export;
 mod infer;
 mod run_dir;
 mod train;
@@ -67,6 +68,32 @@ enum Command {
         #[arg(long, value_enum, default_value = "jsonl")]
         output: infer::OutputFormat,
     },
+    /// Write the web bundle of a run (weights, vocabularies, metrics, viewer embeddings).
+    Export {
+        #[arg(long)]
+        run: PathBuf,
+        /// Bundle directory, e.g. static/models/resume.
+        #[arg(long)]
+        out: PathBuf,
+        /// A no-contrast run of the same data, for the viewer's baseline view.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Test-set tokens to embed for the viewer.
+        #[arg(long, default_value_t = 1500)]
+        sample_tokens: usize,
+    },
+    /// Print token embeddings (encoder outputs) of a CoNLL file as JSON Lines.
+    Embed {
+        #[arg(long)]
+        run: PathBuf,
+        /// Weights in the run directory: model.bpk (final) or stage1.bpk.
+        #[arg(long, default_value = "model.bpk")]
+        model: String,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        max_tokens: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -103,6 +130,11 @@ fn main() -> Result<()> {
             &device,
         )?,
         Command::Predict { run, file, format, output } => infer::predict(&run, file.as_deref(), format, output, &device)?,
+        Command::Export { run, out, baseline, sample_tokens } => export::export(
+            export::ExportArgs { run: &run, out: &out, baseline: baseline.as_deref(), sample_tokens },
+            &device,
+        )?,
+        Command::Embed { run, model, data, max_tokens } => export::embed_cmd(&run, &model, &data, max_tokens, &device)?,
     }
     Ok(())
 }

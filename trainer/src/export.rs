@@ -1,0 +1,181 @@
+//! `nerco export` (the web bundle) and `nerco embed` (token embeddings for the viewer).
+//!
+//! A bundle directory holds:
+//! - `meta.json`: [`ModelMeta`] (config, vocabularies, tag set, max length);
+//! - `weights.bpk`: the tagger's weights (burnpack);
+//! - `metrics.json`: the run's metrics;
+//! - `embeddings.json` + `emb-<view>.f16`: encoder outputs for a sample of test tokens from up to
+//!   three models (`baseline` = no-contrast, `stage1` = NerCo after stage 1, `stage2` = NerCo
+//!   final), little-endian f16, `tokens × dim` row-major, with each token's char, gold tag and
+//!   Semantic Class.
+
+use crate::config::RunConfig;
+use crate::run_dir::{write_atomic, write_json};
+use crate::train::load_model;
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::prelude::*;
+use model_core::batch::{Batch, Example};
+use model_core::data::{Sentence, read_conll, semantic_class};
+use model_core::model::Tagger;
+use model_core::pipeline::{ModelMeta, split_long};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Serialize)]
+pub struct TokenInfo {
+    /// Sentence index within the sample.
+    pub sentence: usize,
+    pub position: usize,
+    pub char: String,
+    pub tag: String,
+    /// Semantic Class ("Non-Entity" for O).
+    pub class: String,
+}
+
+#[derive(Serialize)]
+pub struct ViewInfo {
+    pub name: String,
+    pub file: String,
+    pub source: String,
+}
+
+#[derive(Serialize)]
+pub struct EmbeddingIndex {
+    pub dim: usize,
+    pub sentences: Vec<String>,
+    pub tokens: Vec<TokenInfo>,
+    pub views: Vec<ViewInfo>,
+}
+
+fn read_meta(run: &Path) -> Result<ModelMeta> {
+    let p = run.join("meta.json");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    ModelMeta::from_json(&text).with_context(|| p.display().to_string())
+}
+
+/// A deterministic sample: the first sentences of `data` (pieces ≤ max_len) until `max_tokens`.
+pub fn sample(data: &[Sentence], max_len: usize, max_tokens: usize) -> Vec<Sentence> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for s in data {
+        let mut start = 0;
+        for p in split_long(&s.chars, max_len) {
+            if total + p.len() > max_tokens {
+                return out;
+            }
+            out.push(Sentence { chars: p.to_vec(), tags: s.tags[start..start + p.len()].to_vec(), line: s.line });
+            total += p.len();
+            start += p.len();
+        }
+    }
+    out
+}
+
+/// Encoder outputs of every token of `sentences`, `tokens × dim`, row-major.
+pub fn embed(model: &Tagger, meta: &ModelMeta, sentences: &[Sentence], device: &Device) -> Vec<f32> {
+    let model = model.valid();
+    let mut out = Vec::new();
+    for chunk in sentences.chunks(32) {
+        let examples: Vec<Example> = chunk.iter().map(|s| Example::unlabelled(&s.chars, &meta.vocabs)).collect();
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, device);
+        let reps = batch.gather_tokens(model.encode(&batch));
+        out.extend(reps.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data"));
+    }
+    out
+}
+
+fn f16_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|&x| burn::tensor::f16::from_f32(x).to_le_bytes()).collect()
+}
+
+pub struct ExportArgs<'a> {
+    pub run: &'a Path,
+    pub out: &'a Path,
+    pub baseline: Option<&'a Path>,
+    pub sample_tokens: usize,
+}
+
+pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
+    let meta = read_meta(a.run)?;
+    let weights = a.run.join("model.bpk");
+    if !weights.exists() {
+        bail!("{} has no model.bpk: finish the run first", a.run.display());
+    }
+    std::fs::create_dir_all(a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    write_json(&a.out.join("meta.json"), &meta)?;
+    let bytes = std::fs::read(&weights)?;
+    write_atomic(&a.out.join("weights.bpk"), &bytes)?;
+    if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
+        write_atomic(&a.out.join("metrics.json"), &m)?;
+    }
+    let cfg = RunConfig::load(&a.run.join("config.toml"))?;
+    let test = read_conll(&cfg.data.test)?;
+    let sentences = sample(&test, meta.max_len, a.sample_tokens);
+    let mut views: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    if let Some(b) = a.baseline {
+        views.push(("baseline".into(), b.to_path_buf(), b.join("model.bpk")));
+    }
+    if a.run.join("stage1.bpk").exists() {
+        views.push(("stage1".into(), a.run.to_path_buf(), a.run.join("stage1.bpk")));
+    }
+    views.push(("stage2".into(), a.run.to_path_buf(), weights.clone()));
+    let mut index = EmbeddingIndex {
+        dim: meta.model.d_model,
+        sentences: sentences.iter().map(|s| s.chars.iter().collect()).collect(),
+        tokens: sentences
+            .iter()
+            .enumerate()
+            .flat_map(|(k, s)| {
+                s.chars.iter().zip(&s.tags).enumerate().map(move |(i, (c, t))| TokenInfo {
+                    sentence: k,
+                    position: i,
+                    char: c.to_string(),
+                    tag: t.clone(),
+                    class: semantic_class(t).unwrap_or("Non-Entity").to_string(),
+                })
+            })
+            .collect(),
+        views: Vec::new(),
+    };
+    for (name, run, file) in views {
+        let vmeta = read_meta(&run)?;
+        let model = load_model(&vmeta, &file, device)?;
+        let v = embed(&model, &vmeta, &sentences, device);
+        let fname = format!("emb-{name}.f16");
+        write_atomic(&a.out.join(&fname), &f16_bytes(&v))?;
+        index.views.push(ViewInfo { name, file: fname, source: file.display().to_string() });
+    }
+    // Compact: the page downloads it.
+    write_atomic(&a.out.join("embeddings.json"), serde_json::to_string(&index)?.as_bytes())?;
+    eprintln!(
+        "exported {} to {}: {} sample tokens, views {:?}",
+        a.run.display(),
+        a.out.display(),
+        index.tokens.len(),
+        index.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// `nerco embed`: token embeddings of a CoNLL file as JSON Lines `{"char","tag","class","vector"}`.
+pub fn embed_cmd(run: &Path, model_file: &str, data: &Path, max_tokens: usize, device: &Device) -> Result<()> {
+    let meta = read_meta(run)?;
+    let model = load_model(&meta, &run.join(model_file), device)?;
+    let sentences = sample(&read_conll(data)?, meta.max_len, max_tokens);
+    let v = embed(&model, &meta, &sentences, device);
+    let d = meta.model.d_model;
+    let mut k = 0;
+    for s in &sentences {
+        for (c, t) in s.chars.iter().zip(&s.tags) {
+            let line = serde_json::json!({
+                "char": c.to_string(), "tag": t, "class": semantic_class(t).unwrap_or("Non-Entity"),
+                "vector": &v[k * d..(k + 1) * d],
+            });
+            println!("{line}");
+            k += 1;
+        }
+    }
+    Ok(())
+}
