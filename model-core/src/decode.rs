@@ -93,6 +93,100 @@ impl CrfScores {
         (alpha, beta, log_z)
     }
 
+    /// Negative log-likelihood of `gold` and its gradients, by a scaled forward–backward pass in
+    /// probability space (no logs in the inner loops): `d_emissions` `[len * n]` is
+    /// `P(y_t = k) − [gold_t = k]`; `d_transitions` `[n * n]`, `d_start`, `d_end` are expected
+    /// minus gold counts, *added* into the given accumulators (a batch sums them).
+    pub fn nll_gradients(
+        &self,
+        emissions: &[f32],
+        gold: &[usize],
+        d_emissions: &mut [f32],
+        d_transitions: &mut [f64],
+        d_start: &mut [f64],
+        d_end: &mut [f64],
+    ) -> f64 {
+        let n = self.n_tags;
+        let len = gold.len();
+        debug_assert_eq!(emissions.len(), len * n);
+        let m: Vec<f64> = self.transitions.iter().map(|&x| (x as f64).exp()).collect();
+        let st: Vec<f64> = self.start.iter().map(|&x| (x as f64).exp()).collect();
+        let en: Vec<f64> = self.end.iter().map(|&x| (x as f64).exp()).collect();
+        // Emissions shifted by their row maximum, exponentiated.
+        let mut p = vec![0f64; len * n];
+        let mut log_z = 0.0;
+        for t in 0..len {
+            let row = &emissions[t * n..(t + 1) * n];
+            let mx = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+            log_z += mx;
+            for k in 0..n {
+                p[t * n + k] = (row[k] as f64 - mx).exp();
+            }
+        }
+        let mut alpha = vec![0f64; len * n];
+        let mut c = vec![0f64; len];
+        for k in 0..n {
+            alpha[k] = st[k] * p[k];
+        }
+        for t in 0..len {
+            if t > 0 {
+                for j in 0..n {
+                    let mut acc = 0.0;
+                    for i in 0..n {
+                        acc += alpha[(t - 1) * n + i] * m[i * n + j];
+                    }
+                    alpha[t * n + j] = acc * p[t * n + j];
+                }
+            }
+            c[t] = alpha[t * n..(t + 1) * n].iter().sum::<f64>().max(f64::MIN_POSITIVE);
+            for k in 0..n {
+                alpha[t * n + k] /= c[t];
+            }
+            log_z += c[t].ln();
+        }
+        let last = (len - 1) * n;
+        let d: f64 = (0..n).map(|k| alpha[last + k] * en[k]).sum::<f64>().max(f64::MIN_POSITIVE);
+        log_z += d.ln();
+        let mut beta = vec![0f64; len * n];
+        for k in 0..n {
+            beta[last + k] = en[k] / d;
+        }
+        for t in (0..len - 1).rev() {
+            for i in 0..n {
+                let mut acc = 0.0;
+                for j in 0..n {
+                    acc += m[i * n + j] * p[(t + 1) * n + j] * beta[(t + 1) * n + j];
+                }
+                beta[t * n + i] = acc / c[t + 1];
+            }
+        }
+        for t in 0..len {
+            for k in 0..n {
+                d_emissions[t * n + k] += (alpha[t * n + k] * beta[t * n + k]) as f32;
+            }
+            d_emissions[t * n + gold[t]] -= 1.0;
+            if t + 1 < len {
+                for i in 0..n {
+                    let a = alpha[t * n + i] / c[t + 1];
+                    if a == 0.0 {
+                        continue;
+                    }
+                    for j in 0..n {
+                        d_transitions[i * n + j] += a * m[i * n + j] * p[(t + 1) * n + j] * beta[(t + 1) * n + j];
+                    }
+                }
+                d_transitions[gold[t] * n + gold[t + 1]] -= 1.0;
+            }
+        }
+        for k in 0..n {
+            d_start[k] += alpha[k] * beta[k];
+            d_end[k] += alpha[last + k] * beta[last + k];
+        }
+        d_start[gold[0]] -= 1.0;
+        d_end[gold[len - 1]] -= 1.0;
+        log_z - self.path_score(emissions, gold) as f64
+    }
+
     /// `log Z` of emissions `[len * n_tags]`, in f64.
     pub fn log_partition(&self, emissions: &[f32]) -> f64 {
         self.forward_backward(emissions).2
@@ -158,6 +252,51 @@ mod tests {
                         .sum();
                     assert!((m[t * n + k] as f64 - p).abs() < 1e-4);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn nll_gradients_match_finite_differences() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for case in 0..10 {
+            let n = 3 + case % 2;
+            let len = 1 + case % 5;
+            let crf = random_scores(&mut rng, n);
+            let em: Vec<f32> = (0..len * n).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let gold: Vec<usize> = (0..len).map(|_| rng.random_range(0..n)).collect();
+            let (mut de, mut dt, mut ds, mut dn) = (vec![0f32; len * n], vec![0f64; n * n], vec![0f64; n], vec![0f64; n]);
+            let nll = crf.nll_gradients(&em, &gold, &mut de, &mut dt, &mut ds, &mut dn);
+            let exact = crf.log_partition(&em) - crf.path_score(&em, &gold) as f64;
+            assert!((nll - exact).abs() < 1e-4, "{nll} vs {exact}");
+            let h = 1e-2f32;
+            for k in 0..len * n {
+                let (mut up, mut down) = (em.clone(), em.clone());
+                up[k] += h;
+                down[k] -= h;
+                let f = |e: &[f32]| crf.log_partition(e) - crf.path_score(e, &gold) as f64;
+                let fd = (f(&up) - f(&down)) / (2.0 * h as f64);
+                assert!((fd - de[k] as f64).abs() < 1e-2, "d emission {k}: {fd} vs {}", de[k]);
+            }
+            for k in 0..n * n {
+                let (mut up, mut down) = (crf.clone(), crf.clone());
+                up.transitions[k] += h;
+                down.transitions[k] -= h;
+                let f = |c: &CrfScores| c.log_partition(&em) - c.path_score(&em, &gold) as f64;
+                let fd = (f(&up) - f(&down)) / (2.0 * h as f64);
+                assert!((fd - dt[k]).abs() < 1e-2, "d transition {k}: {fd} vs {}", dt[k]);
+            }
+            for k in 0..n {
+                let (mut up, mut down) = (crf.clone(), crf.clone());
+                up.start[k] += h;
+                down.start[k] -= h;
+                let fs = (up.log_partition(&em) - up.path_score(&em, &gold) as f64 - down.log_partition(&em) + down.path_score(&em, &gold) as f64) / (2.0 * h as f64);
+                assert!((fs - ds[k]).abs() < 1e-2);
+                let (mut up, mut down) = (crf.clone(), crf.clone());
+                up.end[k] += h;
+                down.end[k] -= h;
+                let fe = (up.log_partition(&em) - up.path_score(&em, &gold) as f64 - down.log_partition(&em) + down.path_score(&em, &gold) as f64) / (2.0 * h as f64);
+                assert!((fe - dn[k]).abs() < 1e-2);
             }
         }
     }

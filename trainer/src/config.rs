@@ -40,6 +40,10 @@ pub struct DataConfig {
     /// Longest piece the model sees; longer sentences are split for training and prediction.
     #[serde(default = "default_max_len")]
     pub max_len: usize,
+    /// During training, replace each character and bigram id by UNK with this probability, so the
+    /// UNK embeddings learn what unseen test tokens look like.
+    #[serde(default)]
+    pub token_dropout: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -232,6 +236,9 @@ impl RunConfig {
             if !(0.0..=1.0).contains(&s.warmup) {
                 bail!("{name}.warmup must be a fraction in [0, 1]");
             }
+        }
+        if !(0.0..1.0).contains(&self.data.token_dropout) {
+            bail!("data.token_dropout must be in [0, 1)");
         }
         if self.data.max_len < 2 {
             bail!("data.max_len must be at least 2");

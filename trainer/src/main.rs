@@ -3,8 +3,10 @@
 mod backend;
 mod config;
 mod data_prep;
+mod experiment;
 mod export;
 mod infer;
+mod report;
 mod run_dir;
 mod train;
 
@@ -82,6 +84,19 @@ enum Command {
         #[arg(long, default_value_t = 1500)]
         sample_tokens: usize,
     },
+    /// Run a grid of data set × recipe × seed (resumable) and write the report.
+    Experiment {
+        /// Plan, e.g. experiments/paper.toml.
+        #[arg(long)]
+        plan: PathBuf,
+        /// Only regenerate the report from finished runs.
+        #[arg(long)]
+        report_only: bool,
+        #[arg(long, default_value = "docs/RESULTS.md")]
+        report: PathBuf,
+        #[arg(long, default_value = "docs/results.json")]
+        results: PathBuf,
+    },
     /// Print token embeddings (encoder outputs) of a CoNLL file as JSON Lines.
     Embed {
         #[arg(long)]
@@ -134,6 +149,13 @@ fn main() -> Result<()> {
             export::ExportArgs { run: &run, out: &out, baseline: baseline.as_deref(), sample_tokens },
             &device,
         )?,
+        Command::Experiment { plan, report_only, report, results } => experiment::run(experiment::ExperimentArgs {
+            plan: &plan,
+            report_only,
+            report: &report,
+            results: &results,
+            backend: cli.backend,
+        })?,
         Command::Embed { run, model, data, max_tokens } => export::embed_cmd(&run, &model, &data, max_tokens, &device)?,
     }
     Ok(())

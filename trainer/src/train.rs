@@ -192,6 +192,18 @@ fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> V
     batches
 }
 
+/// A copy of `ex` with each character and bigram id replaced by UNK with probability `p`.
+fn token_dropout(ex: &Example, p: f64, rng: &mut StdRng) -> Example {
+    use rand::Rng;
+    let mut out = ex.clone();
+    for id in out.chars.iter_mut().chain(out.bigrams.iter_mut()) {
+        if rng.random_bool(p) {
+            *id = model_core::vocab::UNK;
+        }
+    }
+    out
+}
+
 fn flat_classes(batch: &Batch) -> Vec<usize> {
     batch.classes.iter().flatten().copied().collect()
 }
@@ -285,32 +297,46 @@ impl Trainer<'_> {
             let mut lr = s.lr;
             for idx in &batches {
                 lr = learning_rate(s, self.state.step, epoch, steps_per_epoch);
-                let refs: Vec<&Example> = idx.iter().map(|&i| &examples[i]).collect();
+                let dropped: Vec<Example>;
+                let refs: Vec<&Example> = if self.cfg.data.token_dropout > 0.0 {
+                    dropped = idx.iter().map(|&i| token_dropout(&examples[i], self.cfg.data.token_dropout, &mut rng)).collect();
+                    dropped.iter().collect()
+                } else {
+                    idx.iter().map(|&i| &examples[i]).collect()
+                };
                 let batch = Batch::new(&refs, &self.ad);
                 tokens += batch.tokens();
                 let reps = model.encode(&batch);
                 let contrast = |reps: Tensor<3>| info_nce(batch.gather_tokens(reps), &flat_classes(&batch), s.tau, recipe.queries());
-                let loss = match phase {
-                    Phase::Contrast => contrast(reps),
+                // The loss tensor to differentiate and the value to report (the CRF term is a
+                // surrogate with the NLL's gradient, so its value comes from the host).
+                let loss: Option<(Tensor<1>, f64)> = match phase {
+                    Phase::Contrast => contrast(reps).map(|l| {
+                        let v = l.clone().into_scalar::<f32>() as f64;
+                        (l, v)
+                    }),
                     Phase::Tagging => {
                         let reps = if head_only { reps.detach() } else { reps };
-                        Some(model.nll(reps, &batch, &self.constraints))
+                        Some(model.nll_fast(reps, &batch, &self.constraints))
                     }
                     Phase::Joint => {
-                        let nll = model.nll(reps.clone(), &batch, &self.constraints);
+                        let (nll, v) = model.nll_fast(reps.clone(), &batch, &self.constraints);
                         Some(match contrast(reps) {
-                            Some(c) => nll + c.mul_scalar(self.cfg.joint.weight),
-                            None => nll,
+                            Some(c) => {
+                                let w = self.cfg.joint.weight;
+                                let cv = c.clone().into_scalar::<f32>() as f64;
+                                (nll + c.mul_scalar(w), v + w * cv)
+                            }
+                            None => (nll, v),
                         })
                     }
                     Phase::Done => unreachable!(),
                 };
                 self.state.step += 1;
-                let Some(loss) = loss else {
+                let Some((loss, value)) = loss else {
                     bar.inc(1);
                     continue;
                 };
-                let value = loss.clone().into_scalar::<f32>() as f64;
                 if !value.is_finite() {
                     bar.abandon();
                     bail!(

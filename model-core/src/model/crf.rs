@@ -158,6 +158,33 @@ impl Crf {
         (log_z - self.sequence_score(emissions, tags, c)).sum()
     }
 
+    /// The summed negative log-likelihood by host forward–backward: returns a surrogate scalar
+    /// whose gradient equals the NLL's (`Σ emissions · (marginals − gold)` plus the same for
+    /// transitions, start and end) and the NLL's value. One read-back and four products replace
+    /// the `len`-step autodiff graph of [`Crf::nll`], which dominates a training step otherwise.
+    pub fn nll_fast(&self, emissions: Tensor<3>, tags: &[Vec<usize>], c: &CrfConstraints) -> (Tensor<1>, f64) {
+        let [b, l, n] = emissions.dims();
+        let device = emissions.device();
+        let em: Vec<f32> = emissions.clone().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 emissions");
+        let (transitions, start, end) = self.export(c);
+        let host = crate::decode::CrfScores { n_tags: n, transitions, start, end };
+        let mut d_em = vec![0f32; b * l * n];
+        let (mut d_tr, mut d_st, mut d_en) = (vec![0f64; n * n], vec![0f64; n], vec![0f64; n]);
+        let mut nll = 0.0;
+        for (s, gold) in tags.iter().enumerate() {
+            let len = gold.len();
+            let off = s * l * n;
+            nll += host.nll_gradients(&em[off..off + len * n], gold, &mut d_em[off..off + len * n], &mut d_tr, &mut d_st, &mut d_en);
+        }
+        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let (trans, start, end) = self.effective(c);
+        let surrogate = (emissions * Tensor::<3>::from_data(TensorData::new(d_em, [b, l, n]), &device)).sum()
+            + (trans * Tensor::<2>::from_data(TensorData::new(f(d_tr), [n, n]), &device)).sum()
+            + (start * Tensor::<1>::from_data(TensorData::new(f(d_st), [n]), &device)).sum()
+            + (end * Tensor::<1>::from_data(TensorData::new(f(d_en), [n]), &device)).sum();
+        (surrogate, nll)
+    }
+
     /// Host copies of the effective scores for decoding: `(transitions [from*T+to], start, end)`.
     pub fn export(&self, c: &CrfConstraints) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let (t, s, e) = self.effective(c);
@@ -198,6 +225,39 @@ mod tests {
             let e = &em_host[b * l * n..(b * l + len) * n];
             assert!((log_z[b] as f64 - host.log_partition(e)).abs() < 1e-3, "log Z of sentence {b}");
             assert!((score[b] - host.path_score(e, &gold[b])).abs() < 1e-3, "score of sentence {b}");
+        }
+    }
+
+    #[test]
+    fn fast_nll_has_the_autodiff_gradients_and_value() {
+        let device = Device::flex().autodiff();
+        device.seed(9);
+        let tags = TagSet::new(Scheme::Bioes, ["LOC".into(), "PER".into()]);
+        let n = tags.len();
+        let c = CrfConstraints::new(&tags, &device);
+        let mk = || Crf {
+            transitions: Param::from_tensor(Tensor::random([n, n], Distribution::Normal(0.0, 1.0), &device)),
+            start: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
+            end: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
+        };
+        let crf = mk();
+        let em = Tensor::<3>::random([2, 5, n], Distribution::Normal(0.0, 2.0), &device).require_grad();
+        let gold = vec![vec![0, 1, 3, 4, 0], vec![8, 0, 5, 7]];
+        let slow = crf.nll(em.clone(), &gold, &c);
+        let slow_value = slow.clone().into_scalar::<f32>() as f64;
+        let g_slow = slow.backward();
+        let (fast, fast_value) = crf.nll_fast(em.clone(), &gold, &c);
+        let g_fast = fast.backward();
+        assert!((slow_value - fast_value).abs() < 1e-2 * slow_value.abs().max(1.0), "{slow_value} vs {fast_value}");
+        let v = |t: Option<Tensor<3>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let (a, b) = (v(em.grad(&g_slow)), v(em.grad(&g_fast)));
+        // Padding positions of the shorter sentence get no gradient from either.
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-3, "emission gradients {x} vs {y}");
+        }
+        let w = |t: Option<Tensor<2>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
+        for (x, y) in w(crf.transitions.val().grad(&g_slow)).iter().zip(&w(crf.transitions.val().grad(&g_fast))) {
+            assert!((x - y).abs() < 1e-3, "transition gradients {x} vs {y}");
         }
     }
 

@@ -82,6 +82,11 @@ impl Tagger {
         self.head.forward(self.dropout_out.forward(reps))
     }
 
+    /// The CRF loss by host forward–backward: a scalar with the NLL's gradient, and the NLL.
+    pub fn nll_fast(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> (Tensor<1>, f64) {
+        self.crf.nll_fast(self.emissions(reps), &batch.tags, constraints)
+    }
+
     /// Summed CRF negative log-likelihood of the batch's gold tags.
     pub fn nll(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> Tensor<1> {
         self.crf.nll(self.emissions(reps), &batch.tags, constraints)
