@@ -46,12 +46,23 @@ pub fn parse_conll(text: &str, source: &str) -> Result<Vec<Sentence>, DataError>
     Ok(sentences)
 }
 
+/// Longest line accepted: a token, a tag and maybe a few feature columns fit with room to spare;
+/// anything longer is a different kind of file.
+pub const MAX_LINE_BYTES: usize = 4096;
+
 /// One line as a token, or `None` for a sentence break (blank or `-DOCSTART-`).
 fn parse_line<'a>(
     line: &'a str,
     source: &str,
     line_no: usize,
 ) -> Result<Option<(char, &'a str)>, DataError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(DataError::LineTooLong {
+            file: source.to_string(),
+            line: line_no,
+            bytes: line.len(),
+        });
+    }
     let fields: Vec<&str> = line.split_ascii_whitespace().collect();
     let (Some(token), Some(tag)) = (fields.first(), fields.last()) else {
         return Ok(None);
@@ -127,6 +138,25 @@ pub fn write_conll_triples(sentences: &[(Vec<char>, Vec<String>, Vec<String>)]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oversized_line_is_an_error_naming_the_line() {
+        let text = format!("高 B-NAME\n{} O\n", "字".repeat(MAX_LINE_BYTES));
+        let err = parse_conll(&text, "big.bmes").unwrap_err().to_string();
+        assert!(err.starts_with("big.bmes:2:"), "{err}");
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(17);
+        let alphabet: Vec<char> = "高勇 \t\nBIMESO-PER.NAM\r\u{feff}😀\u{0}x".chars().collect();
+        for _ in 0..2000 {
+            let len = rng.random_range(0..200);
+            let s: String = (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
+            let _ = parse_conll(&s, "fuzz");
+        }
+    }
 
     fn tags(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
