@@ -1,6 +1,7 @@
 //! `nerco`: train, evaluate and apply NerCo Chinese NER models.
 
 mod backend;
+mod bench;
 mod config;
 mod data_prep;
 mod experiment;
@@ -97,6 +98,15 @@ enum Command {
         #[arg(long, default_value = "docs/results.json")]
         results: PathBuf,
     },
+    /// Benchmarks: training throughput, InfoNCE forms, inference, CRF cost vs length.
+    Bench {
+        /// One suite (train, infonce, inference, crf); default: all.
+        #[arg(long)]
+        suite: Option<String>,
+        /// Where the Markdown results go.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        report: PathBuf,
+    },
     /// Print token embeddings (encoder outputs) of a CoNLL file as JSON Lines.
     Embed {
         #[arg(long)]
@@ -156,6 +166,7 @@ fn main() -> Result<()> {
             results: &results,
             backend: cli.backend,
         })?,
+        Command::Bench { suite, report } => bench::run(suite.as_deref(), &report, &device)?,
         Command::Embed { run, model, data, max_tokens } => export::embed_cmd(&run, &model, &data, max_tokens, &device)?,
     }
     Ok(())
