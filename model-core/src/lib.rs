@@ -11,3 +11,4 @@ pub mod model;
 pub mod pipeline;
 pub mod tags;
 pub mod vocab;
+pub mod weights;

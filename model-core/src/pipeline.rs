@@ -76,15 +76,9 @@ impl Pipeline {
         Self { meta, tagger, crf, device: device.clone() }
     }
 
-    /// Rebuild from metadata and burnpack weight bytes.
+    /// Rebuild from metadata and burnpack weight bytes (f32 or f16).
     pub fn from_bytes(meta: ModelMeta, weights: Vec<u8>, device: &Device) -> Result<Self, PipelineError> {
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights))
-            .map_err(|e| PipelineError::Weights(format!("{e:?}")))?;
-        let tagger = meta
-            .model
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| PipelineError::Weights(format!("{e:?}")))?;
+        let tagger = crate::weights::load(&meta.model, weights, device).map_err(|e| PipelineError::Weights(e.to_string()))?;
         Ok(Self::new(meta, &tagger, device))
     }
 

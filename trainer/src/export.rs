@@ -95,6 +95,8 @@ pub struct ExportArgs<'a> {
     pub out: &'a Path,
     pub baseline: Option<&'a Path>,
     pub sample_tokens: usize,
+    /// Store the weights as f16.
+    pub half: bool,
 }
 
 pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
@@ -105,8 +107,9 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     }
     std::fs::create_dir_all(a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     write_json(&a.out.join("meta.json"), &meta)?;
-    let bytes = std::fs::read(&weights)?;
-    write_atomic(&a.out.join("weights.bpk"), &bytes)?;
+    // Half precision halves the page weight; `weights::load` casts back to f32.
+    let model = load_model(&meta, &weights, device)?;
+    write_atomic(&a.out.join("weights.bpk"), &model_core::weights::to_bytes(&model, a.half)?)?;
     if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }

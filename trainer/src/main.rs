@@ -84,6 +84,9 @@ enum Command {
         /// Test-set tokens to embed for the viewer.
         #[arg(long, default_value_t = 1500)]
         sample_tokens: usize,
+        /// Store the weights in f32 (default: f16, half the size).
+        #[arg(long)]
+        full_precision: bool,
     },
     /// Run a grid of data set × recipe × seed (resumable) and write the report.
     Experiment {
@@ -155,8 +158,8 @@ fn main() -> Result<()> {
             &device,
         )?,
         Command::Predict { run, file, format, output } => infer::predict(&run, file.as_deref(), format, output, &device)?,
-        Command::Export { run, out, baseline, sample_tokens } => export::export(
-            export::ExportArgs { run: &run, out: &out, baseline: baseline.as_deref(), sample_tokens },
+        Command::Export { run, out, baseline, sample_tokens, full_precision } => export::export(
+            export::ExportArgs { run: &run, out: &out, baseline: baseline.as_deref(), sample_tokens, half: !full_precision },
             &device,
         )?,
         Command::Experiment { plan, report_only, report, results } => experiment::run(experiment::ExperimentArgs {

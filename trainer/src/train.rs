@@ -11,7 +11,6 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 use model_core::batch::{Batch, Example, length_buckets};
 use model_core::loss::{Queries, info_nce};
@@ -140,18 +139,15 @@ pub struct TrainArgs {
 }
 
 fn save_model(model: &Tagger, path: &Path) -> Result<()> {
-    let bytes = model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &model_core::weights::to_bytes(model, false)?)
 }
 
 pub fn load_model(meta: &ModelMeta, path: &Path, device: &Device) -> Result<Tagger> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{} is not a valid weight file: {e:?}", path.display()))?;
-    meta.model
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{} does not fit this model: {e:?}", path.display()))
+    model_core::weights::load(&meta.model, bytes, device).map_err(|e| match e {
+        model_core::weights::WeightsError::Format(m) => anyhow::anyhow!("{} is not a valid weight file: {m}", path.display()),
+        model_core::weights::WeightsError::Mismatch(m) => anyhow::anyhow!("{} does not fit this model: {m}", path.display()),
+    })
 }
 
 fn make_optimizer(s: &StageConfig) -> ModuleOptimizer {

@@ -70,14 +70,9 @@ impl Engine {
     /// Load a bundle's weights (burnpack bytes) onto `device`. The CRF scores are computed on the
     /// device and read back asynchronously, so this also works on WebGPU.
     pub async fn load(meta: ModelMeta, weights: Vec<u8>, device: Device) -> Result<Self, String> {
-        let record =
-            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights))
-                .map_err(|e| format!("model weights: {e:?}"))?;
-        let tagger = meta
-            .model
-            .init(&device)
-            .try_load_record(record)
-            .map_err(|e| format!("model weights: {e:?}"))?
+        // f32 or f16 files alike (bundles are exported in f16).
+        let tagger = model_core::weights::load(&meta.model, weights, &device)
+            .map_err(|e| format!("model weights: {e}"))?
             .valid();
         let constraints = CrfConstraints::new(&meta.tags, &device);
         let (t, s, e) = tagger.crf.effective(&constraints);
