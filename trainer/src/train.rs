@@ -174,7 +174,7 @@ fn learning_rate(s: &StageConfig, step: usize, epoch: usize, steps_per_epoch: us
 
 /// Batches of similar length in a seeded random order: shuffle, sort within pools of 50
 /// batches to cut padding, then shuffle the batches.
-fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+pub(crate) fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     order.shuffle(rng);
     let mut batches = Vec::new();
@@ -282,6 +282,8 @@ impl Trainer<'_> {
             self.ad.seed(seed);
             let batches = epoch_batches(examples, s.batch_size, &mut rng);
             let head_only = phase == Phase::Tagging && epoch < s.head_only_epochs;
+            // The encoder does not change during a head-only epoch: one inference copy serves it.
+            let frozen = head_only.then(|| model.valid());
             let bar = ProgressBar::new(batches.len() as u64).with_prefix(format!("{} {}/{}", phase.name(), epoch + 1, s.epochs));
             bar.set_style(
                 ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
@@ -302,7 +304,12 @@ impl Trainer<'_> {
                 };
                 let batch = Batch::new(&refs, &self.ad);
                 tokens += batch.tokens();
-                let reps = model.encode(&batch);
+                // Head-only steps run the encoder without autodiff: a detached graph would still be
+                // recorded, and Burn's graph cleanup then dominates the epoch.
+                let reps = match &frozen {
+                    Some(encoder) => Tensor::from_inner(encoder.encode(&Batch::new(&refs, &self.device))),
+                    None => model.encode(&batch),
+                };
                 let contrast = |reps: Tensor<3>| info_nce(batch.gather_tokens(reps), &flat_classes(&batch), s.tau, recipe.queries());
                 // The loss tensor to differentiate and the value to report (the CRF term is a
                 // surrogate with the NLL's gradient, so its value comes from the host).
@@ -311,10 +318,7 @@ impl Trainer<'_> {
                         let v = l.clone().into_scalar::<f32>() as f64;
                         (l, v)
                     }),
-                    Phase::Tagging => {
-                        let reps = if head_only { reps.detach() } else { reps };
-                        Some(model.nll_fast(reps, &batch, &self.constraints))
-                    }
+                    Phase::Tagging => Some(model.nll_fast(reps, &batch, &self.constraints)),
                     Phase::Joint => {
                         let (nll, v) = model.nll_fast(reps.clone(), &batch, &self.constraints);
                         Some(match contrast(reps) {
