@@ -6,11 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn nerco(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nerco")).args(args).current_dir(root()).output().expect("run nerco")
+    Command::new(env!("CARGO_BIN_EXE_nerco"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run nerco")
 }
 
 fn ok(out: Output) -> String {
@@ -28,18 +35,42 @@ fn tiny_run_fits_its_data_and_eval_agrees_with_an_independent_scorer() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
-    ok(nerco(&["train", "--config", "configs/tiny.toml", "--out", run_s, "--seed", "1"]));
+    ok(nerco(&[
+        "train",
+        "--config",
+        "configs/tiny.toml",
+        "--out",
+        run_s,
+        "--seed",
+        "1",
+    ]));
 
     let metrics = read_json(&run.join("metrics.json"));
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
-    assert!(f1 >= 95.0, "a tiny model should fit its 20 training sentences, F1 {f1}");
-    let phases: Vec<&str> = metrics["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert!(
+        f1 >= 95.0,
+        "a tiny model should fit its 20 training sentences, F1 {f1}"
+    );
+    let phases: Vec<&str> = metrics["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(phases, ["contrast", "tagging"]);
 
     // eval --write-conll, re-scored by tests/conlleval.py.
     let conll = dir.path().join("pred.txt");
     let report = dir.path().join("report.json");
-    ok(nerco(&["eval", "--run", run_s, "--write-conll", conll.to_str().unwrap(), "--json", report.to_str().unwrap()]));
+    ok(nerco(&[
+        "eval",
+        "--run",
+        run_s,
+        "--write-conll",
+        conll.to_str().unwrap(),
+        "--json",
+        report.to_str().unwrap(),
+    ]));
     let ours = read_json(&report)["overall"]["f1"].as_f64().unwrap();
     assert!((ours - f1).abs() < 1e-9, "eval reproduces metrics.json");
     let py = Command::new("python3")
@@ -47,33 +78,69 @@ fn tiny_run_fits_its_data_and_eval_agrees_with_an_independent_scorer() {
         .current_dir(root())
         .output()
         .expect("python3");
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let theirs: Value = serde_json::from_slice(&py.stdout).unwrap();
     let theirs = theirs["f1"].as_f64().unwrap();
     assert_eq!(format!("{ours:.4}"), format!("{theirs:.4}"));
 
     // predict on the same sentences gives the same tags as eval wrote.
-    let text = std::fs::read_to_string(root().join("tests/fixtures/resume-tiny.char.bmes")).unwrap();
-    let predicted = ok(nerco(&["predict", "--run", run_s, "--format", "conll", "--output", "conll", "tests/fixtures/resume-tiny.char.bmes"]));
-    let pred_tags: Vec<String> = predicted.lines().filter(|l| !l.is_empty()).map(|l| l.split(' ').nth(1).unwrap().to_string()).collect();
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/resume-tiny.char.bmes")).unwrap();
+    let predicted = ok(nerco(&[
+        "predict",
+        "--run",
+        run_s,
+        "--format",
+        "conll",
+        "--output",
+        "conll",
+        "tests/fixtures/resume-tiny.char.bmes",
+    ]));
+    let pred_tags: Vec<String> = predicted
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect();
     let eval_tags: Vec<String> = std::fs::read_to_string(&conll)
         .unwrap()
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| l.split(' ').nth(2).unwrap().to_string())
         .collect();
-    assert_eq!(pred_tags.len(), text.lines().filter(|l| !l.is_empty()).count());
+    assert_eq!(
+        pred_tags.len(),
+        text.lines().filter(|l| !l.is_empty()).count()
+    );
     assert_eq!(pred_tags, eval_tags);
 
     // JSON Lines from plain text.
     let dir_txt = dir.path().join("in.txt");
     std::fs::write(&dir_txt, "高勇：男，中国国籍，无境外居留权。\n\nhello 😀\n").unwrap();
-    let jsonl = ok(nerco(&["predict", "--run", run_s, dir_txt.to_str().unwrap()]));
-    let lines: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let jsonl = ok(nerco(&[
+        "predict",
+        "--run",
+        run_s,
+        dir_txt.to_str().unwrap(),
+    ]));
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[1]["entities"].as_array().unwrap().len(), 0);
     let first = &lines[0];
-    assert!(first["entities"].as_array().unwrap().iter().any(|e| e["text"] == "高勇" && e["type"] == "NAME"), "{first}");
+    assert!(
+        first["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["text"] == "高勇" && e["type"] == "NAME"),
+        "{first}"
+    );
 }
 
 #[test]
@@ -82,7 +149,15 @@ fn an_interrupted_run_resumes_and_finishes() {
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_nerco"))
-        .args(["train", "--config", "configs/tiny.toml", "--out", run_s, "--recipe", "no-contrast"])
+        .args([
+            "train",
+            "--config",
+            "configs/tiny.toml",
+            "--out",
+            run_s,
+            "--recipe",
+            "no-contrast",
+        ])
         .current_dir(root())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -103,9 +178,21 @@ fn an_interrupted_run_resumes_and_finishes() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
-    ok(nerco(&["train", "--out", run_s, "--resume", "--recipe", "no-contrast"]));
+    ok(nerco(&[
+        "train",
+        "--out",
+        run_s,
+        "--resume",
+        "--recipe",
+        "no-contrast",
+    ]));
     let metrics = read_json(&run.join("metrics.json"));
-    let epochs: Vec<u64> = metrics["history"].as_array().unwrap().iter().map(|h| h["epoch"].as_u64().unwrap()).collect();
+    let epochs: Vec<u64> = metrics["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["epoch"].as_u64().unwrap())
+        .collect();
     // Every epoch exactly once, in order, across the interruption.
     assert_eq!(epochs, (1..=epochs.len() as u64).collect::<Vec<_>>());
     assert!(metrics["test"]["overall"]["f1"].as_f64().unwrap() > 50.0);
@@ -118,19 +205,44 @@ fn malformed_data_is_reported_with_file_and_line() {
     std::fs::write(&bad, "高 B-NAME\n勇 E-NAME\n\n男 O\n， X-Y-\n").unwrap();
     let cfg = std::fs::read_to_string(root().join("configs/tiny.toml"))
         .unwrap()
-        .replace("train = \"tests/fixtures/resume-tiny.char.bmes\"", &format!("train = {:?}", bad.to_str().unwrap()));
+        .replace(
+            "train = \"tests/fixtures/resume-tiny.char.bmes\"",
+            &format!("train = {:?}", bad.to_str().unwrap()),
+        );
     let cfg_path = dir.path().join("bad.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
-    let out = nerco(&["train", "--config", cfg_path.to_str().unwrap(), "--out", dir.path().join("run").to_str().unwrap()]);
+    let out = nerco(&[
+        "train",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out",
+        dir.path().join("run").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.bmes:5"), "error names file and line: {err}");
+    assert!(
+        err.contains("bad.bmes:5"),
+        "error names file and line: {err}"
+    );
 
     let cfg_path2 = dir.path().join("typo.toml");
-    std::fs::write(&cfg_path2, "name = \"x\"\n[data]\ntrain = \"a\"\ndev = \"b\"\ntest = \"c\"\nschem = \"bio\"\n").unwrap();
-    let out = nerco(&["train", "--config", cfg_path2.to_str().unwrap(), "--out", dir.path().join("run2").to_str().unwrap()]);
+    std::fs::write(
+        &cfg_path2,
+        "name = \"x\"\n[data]\ntrain = \"a\"\ndev = \"b\"\ntest = \"c\"\nschem = \"bio\"\n",
+    )
+    .unwrap();
+    let out = nerco(&[
+        "train",
+        "--config",
+        cfg_path2.to_str().unwrap(),
+        "--out",
+        dir.path().join("run2").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("schem"), "unknown config keys are named");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("schem"),
+        "unknown config keys are named"
+    );
 }
 
 #[test]
@@ -141,5 +253,9 @@ fn the_independent_scorer_passes_its_own_tests() {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -17,7 +17,11 @@ pub struct Example {
 impl Example {
     pub fn unlabelled(chars: &[char], vocabs: &Vocabs) -> Self {
         let (chars, bigrams) = vocabs.encode(chars);
-        Self { chars, bigrams, ..Default::default() }
+        Self {
+            chars,
+            bigrams,
+            ..Default::default()
+        }
     }
 
     /// A labelled sentence; its tags must already be in `tags.scheme` (see
@@ -111,5 +115,8 @@ impl Batch {
 pub fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lens.len()).collect();
     order.sort_by_key(|&i| (lens[i], i));
-    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
 }

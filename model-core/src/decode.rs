@@ -69,7 +69,11 @@ impl CrfScores {
         let lse = |v: &mut dyn Iterator<Item = f64>| {
             let v: Vec<f64> = v.collect();
             let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            if m == f64::NEG_INFINITY { m } else { m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln() }
+            if m == f64::NEG_INFINITY {
+                m
+            } else {
+                m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+            }
         };
         let e = |t: usize, k: usize| emissions[t * n + k] as f64;
         let mut alpha = vec![0f64; len * n];
@@ -80,13 +84,15 @@ impl CrfScores {
         }
         for t in 1..len {
             for to in 0..n {
-                alpha[t * n + to] = lse(&mut (0..n).map(|f| alpha[(t - 1) * n + f] + self.trans(f, to) as f64)) + e(t, to);
+                alpha[t * n + to] =
+                    lse(&mut (0..n).map(|f| alpha[(t - 1) * n + f] + self.trans(f, to) as f64))
+                        + e(t, to);
             }
         }
         for t in (0..len - 1).rev() {
             for from in 0..n {
-                beta[t * n + from] =
-                    lse(&mut (0..n).map(|to| self.trans(from, to) as f64 + e(t + 1, to) + beta[(t + 1) * n + to]));
+                beta[t * n + from] = lse(&mut (0..n)
+                    .map(|to| self.trans(from, to) as f64 + e(t + 1, to) + beta[(t + 1) * n + to]));
             }
         }
         let log_z = lse(&mut (0..n).map(|k| alpha[(len - 1) * n + k] + self.end[k] as f64));
@@ -138,14 +144,20 @@ impl CrfScores {
                     alpha[t * n + j] = acc * p[t * n + j];
                 }
             }
-            c[t] = alpha[t * n..(t + 1) * n].iter().sum::<f64>().max(f64::MIN_POSITIVE);
+            c[t] = alpha[t * n..(t + 1) * n]
+                .iter()
+                .sum::<f64>()
+                .max(f64::MIN_POSITIVE);
             for k in 0..n {
                 alpha[t * n + k] /= c[t];
             }
             log_z += c[t].ln();
         }
         let last = (len - 1) * n;
-        let d: f64 = (0..n).map(|k| alpha[last + k] * en[k]).sum::<f64>().max(f64::MIN_POSITIVE);
+        let d: f64 = (0..n)
+            .map(|k| alpha[last + k] * en[k])
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
         log_z += d.ln();
         let mut beta = vec![0f64; len * n];
         for k in 0..n {
@@ -172,7 +184,8 @@ impl CrfScores {
                         continue;
                     }
                     for j in 0..n {
-                        d_transitions[i * n + j] += a * m[i * n + j] * p[(t + 1) * n + j] * beta[(t + 1) * n + j];
+                        d_transitions[i * n + j] +=
+                            a * m[i * n + j] * p[(t + 1) * n + j] * beta[(t + 1) * n + j];
                     }
                 }
                 d_transitions[gold[t] * n + gold[t + 1]] -= 1.0;
@@ -198,7 +211,11 @@ impl CrfScores {
             return Vec::new();
         }
         let (alpha, beta, log_z) = self.forward_backward(emissions);
-        alpha.iter().zip(&beta).map(|(a, b)| (a + b - log_z).exp() as f32).collect()
+        alpha
+            .iter()
+            .zip(&beta)
+            .map(|(a, b)| (a + b - log_z).exp() as f32)
+            .collect()
     }
 }
 
@@ -208,8 +225,17 @@ mod tests {
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
     fn random_scores(rng: &mut StdRng, n: usize) -> CrfScores {
-        let mut r = |k| (0..k).map(|_| rng.random_range(-2.0..2.0)).collect::<Vec<f32>>();
-        CrfScores { n_tags: n, transitions: r(n * n), start: r(n), end: r(n) }
+        let mut r = |k| {
+            (0..k)
+                .map(|_| rng.random_range(-2.0..2.0))
+                .collect::<Vec<f32>>()
+        };
+        CrfScores {
+            n_tags: n,
+            transitions: r(n * n),
+            start: r(n),
+            end: r(n),
+        }
     }
 
     fn all_paths(n: usize, len: usize) -> Vec<Vec<usize>> {
@@ -265,7 +291,12 @@ mod tests {
             let crf = random_scores(&mut rng, n);
             let em: Vec<f32> = (0..len * n).map(|_| rng.random_range(-3.0..3.0)).collect();
             let gold: Vec<usize> = (0..len).map(|_| rng.random_range(0..n)).collect();
-            let (mut de, mut dt, mut ds, mut dn) = (vec![0f32; len * n], vec![0f64; n * n], vec![0f64; n], vec![0f64; n]);
+            let (mut de, mut dt, mut ds, mut dn) = (
+                vec![0f32; len * n],
+                vec![0f64; n * n],
+                vec![0f64; n],
+                vec![0f64; n],
+            );
             let nll = crf.nll_gradients(&em, &gold, &mut de, &mut dt, &mut ds, &mut dn);
             let exact = crf.log_partition(&em) - crf.path_score(&em, &gold) as f64;
             assert!((nll - exact).abs() < 1e-4, "{nll} vs {exact}");
@@ -276,7 +307,11 @@ mod tests {
                 down[k] -= h;
                 let f = |e: &[f32]| crf.log_partition(e) - crf.path_score(e, &gold) as f64;
                 let fd = (f(&up) - f(&down)) / (2.0 * h as f64);
-                assert!((fd - de[k] as f64).abs() < 1e-2, "d emission {k}: {fd} vs {}", de[k]);
+                assert!(
+                    (fd - de[k] as f64).abs() < 1e-2,
+                    "d emission {k}: {fd} vs {}",
+                    de[k]
+                );
             }
             for k in 0..n * n {
                 let (mut up, mut down) = (crf.clone(), crf.clone());
@@ -284,18 +319,30 @@ mod tests {
                 down.transitions[k] -= h;
                 let f = |c: &CrfScores| c.log_partition(&em) - c.path_score(&em, &gold) as f64;
                 let fd = (f(&up) - f(&down)) / (2.0 * h as f64);
-                assert!((fd - dt[k]).abs() < 1e-2, "d transition {k}: {fd} vs {}", dt[k]);
+                assert!(
+                    (fd - dt[k]).abs() < 1e-2,
+                    "d transition {k}: {fd} vs {}",
+                    dt[k]
+                );
             }
             for k in 0..n {
                 let (mut up, mut down) = (crf.clone(), crf.clone());
                 up.start[k] += h;
                 down.start[k] -= h;
-                let fs = (up.log_partition(&em) - up.path_score(&em, &gold) as f64 - down.log_partition(&em) + down.path_score(&em, &gold) as f64) / (2.0 * h as f64);
+                let fs = (up.log_partition(&em)
+                    - up.path_score(&em, &gold) as f64
+                    - down.log_partition(&em)
+                    + down.path_score(&em, &gold) as f64)
+                    / (2.0 * h as f64);
                 assert!((fs - ds[k]).abs() < 1e-2);
                 let (mut up, mut down) = (crf.clone(), crf.clone());
                 up.end[k] += h;
                 down.end[k] -= h;
-                let fe = (up.log_partition(&em) - up.path_score(&em, &gold) as f64 - down.log_partition(&em) + down.path_score(&em, &gold) as f64) / (2.0 * h as f64);
+                let fe = (up.log_partition(&em)
+                    - up.path_score(&em, &gold) as f64
+                    - down.log_partition(&em)
+                    + down.path_score(&em, &gold) as f64)
+                    / (2.0 * h as f64);
                 assert!((fe - dn[k]).abs() < 1e-2);
             }
         }
@@ -304,10 +351,18 @@ mod tests {
     #[test]
     fn forbidden_transitions_are_never_decoded() {
         // Tag 1 may never follow tag 0, yet emissions push hard for it.
-        let mut crf = CrfScores { n_tags: 2, transitions: vec![0.0; 4], start: vec![0.0; 2], end: vec![0.0; 2] };
+        let mut crf = CrfScores {
+            n_tags: 2,
+            transitions: vec![0.0; 4],
+            start: vec![0.0; 2],
+            end: vec![0.0; 2],
+        };
         crf.transitions[1] = -1e4;
         let em = vec![5.0, 0.0, 0.0, 4.0, 0.0, 4.0];
         let path = crf.viterbi(&em);
-        assert!(path.windows(2).all(|w| !(w[0] == 0 && w[1] == 1)), "{path:?}");
+        assert!(
+            path.windows(2).all(|w| !(w[0] == 0 && w[1] == 1)),
+            "{path:?}"
+        );
     }
 }

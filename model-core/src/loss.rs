@@ -32,14 +32,23 @@ fn class_weights(classes: &[usize], queries: Queries) -> Vec<f64> {
         .map(|c| {
             let n = count[c];
             let eligible = queries == Queries::All || c != NON_ENTITY;
-            if eligible && n >= 2 && total > n { 1.0 / (n * (n - 1)) as f64 } else { 0.0 }
+            if eligible && n >= 2 && total > n {
+                1.0 / (n * (n - 1)) as f64
+            } else {
+                0.0
+            }
         })
         .collect()
 }
 
 /// Vectorised InfoNCE over token representations `reps` `[N, d]` with Semantic Classes
 /// `classes` (length N). `None` when no class contributes (no backward pass needed).
-pub fn info_nce(reps: Tensor<2>, classes: &[usize], tau: f64, queries: Queries) -> Option<Tensor<1>> {
+pub fn info_nce(
+    reps: Tensor<2>,
+    classes: &[usize],
+    tau: f64,
+    queries: Queries,
+) -> Option<Tensor<1>> {
     let [n, _] = reps.dims();
     assert_eq!(n, classes.len(), "one class per representation");
     let weights = class_weights(classes, queries);
@@ -74,9 +83,14 @@ pub fn info_nce(reps: Tensor<2>, classes: &[usize], tau: f64, queries: Queries) 
     let norm = reps.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
     let h = reps / norm;
     let idx = ints(query_rows.iter().map(|&i| i as i64).collect());
-    let sim = h.clone().select(0, idx).matmul(h.transpose()).div_scalar(tau); // [q, n]
+    let sim = h
+        .clone()
+        .select(0, idx)
+        .matmul(h.transpose())
+        .div_scalar(tau); // [q, n]
     let not_neg = Tensor::<2, Bool>::from_data(TensorData::new(not_neg, [q, n]), &device);
-    let lse_neg = crate::model::crf::log_sum_exp(sim.clone().mask_fill(not_neg, -1e30), 1).reshape([q]);
+    let lse_neg =
+        crate::model::crf::log_sum_exp(sim.clone().mask_fill(not_neg, -1e30), 1).reshape([q]);
     // ℓ = softplus(LSE_neg(i) − s_ij) at each positive pair (i, j).
     let x = lse_neg.select(0, ints(pair_row)) - sim.reshape([q * n]).select(0, ints(pair_flat));
     let softplus = x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p();
@@ -90,17 +104,32 @@ pub fn info_nce_naive(reps: &[Vec<f32>], classes: &[usize], tau: f64, queries: Q
     let norm: Vec<Vec<f64>> = reps
         .iter()
         .map(|r| {
-            let l = r.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
+            let l = r
+                .iter()
+                .map(|&x| (x as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                .max(1e-12);
             r.iter().map(|&x| x as f64 / l).collect()
         })
         .collect();
-    let s = |i: usize, j: usize| norm[i].iter().zip(&norm[j]).map(|(a, b)| a * b).sum::<f64>() / tau;
+    let s = |i: usize, j: usize| {
+        norm[i]
+            .iter()
+            .zip(&norm[j])
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            / tau
+    };
     let mut loss = 0.0;
     for (i, &c) in classes.iter().enumerate() {
         if weights[c] == 0.0 {
             continue;
         }
-        let negs: Vec<f64> = (0..classes.len()).filter(|&k| classes[k] != c).map(|k| s(i, k).exp()).collect();
+        let negs: Vec<f64> = (0..classes.len())
+            .filter(|&k| classes[k] != c)
+            .map(|k| s(i, k).exp())
+            .collect();
         let neg_sum: f64 = negs.iter().sum();
         for j in 0..classes.len() {
             if j != i && classes[j] == c {
@@ -119,7 +148,9 @@ mod tests {
 
     fn check(n: usize, d: usize, classes: Vec<usize>, queries: Queries, seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let reps: Vec<Vec<f32>> = (0..n).map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+        let reps: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
         let device = Device::flex();
         let flat: Vec<f32> = reps.iter().flatten().cloned().collect();
         let t = Tensor::<2>::from_data(TensorData::new(flat, [n, d]), &device);
@@ -127,7 +158,10 @@ mod tests {
         match info_nce(t, &classes, 0.07, queries) {
             Some(v) => {
                 let v = v.into_scalar::<f32>() as f64;
-                assert!((v - naive).abs() < 1e-3 * naive.abs().max(1.0), "vectorised {v} vs naive {naive}");
+                assert!(
+                    (v - naive).abs() < 1e-3 * naive.abs().max(1.0),
+                    "vectorised {v} vs naive {naive}"
+                );
             }
             None => assert_eq!(naive, 0.0),
         }
@@ -156,13 +190,21 @@ mod tests {
         let device = Device::flex();
         let t = Tensor::<2>::ones([5, 4], &device);
         assert!(info_nce(t, &[0; 5], 0.07, Queries::Entities).is_none());
-        assert_eq!(info_nce_naive(&vec![vec![1.0; 4]; 5], &[0; 5], 0.07, Queries::Entities), 0.0);
+        assert_eq!(
+            info_nce_naive(&vec![vec![1.0; 4]; 5], &[0; 5], 0.07, Queries::Entities),
+            0.0
+        );
     }
 
     #[test]
     fn gradients_flow_to_the_representations() {
         let device = Device::flex().autodiff();
-        let t = Tensor::<2>::random([12, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let t = Tensor::<2>::random(
+            [12, 8],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad();
         let classes = vec![1, 1, 2, 2, 0, 0, 1, 2, 0, 0, 1, 2];
         let loss = info_nce(t.clone(), &classes, 0.1, Queries::Entities).unwrap();
         let grads = loss.backward();

@@ -52,7 +52,8 @@ pub struct Entity {
 
 impl ModelMeta {
     pub fn from_json(json: &str) -> Result<Self, PipelineError> {
-        let meta: Self = serde_json::from_str(json).map_err(|e| PipelineError::Meta(e.to_string()))?;
+        let meta: Self =
+            serde_json::from_str(json).map_err(|e| PipelineError::Meta(e.to_string()))?;
         if meta.format_version != FORMAT_VERSION {
             return Err(PipelineError::Meta(format!(
                 "format version {} but this build reads version {FORMAT_VERSION}",
@@ -60,7 +61,9 @@ impl ModelMeta {
             )));
         }
         if meta.model.n_tags != meta.tags.len() {
-            return Err(PipelineError::Meta("tag count differs from the tag set".into()));
+            return Err(PipelineError::Meta(
+                "tag count differs from the tag set".into(),
+            ));
         }
         Ok(meta)
     }
@@ -72,31 +75,57 @@ impl Pipeline {
         let tagger = tagger.valid();
         let constraints = CrfConstraints::new(&meta.tags, device);
         let (transitions, start, end) = tagger.crf.export(&constraints);
-        let crf = CrfScores { n_tags: meta.tags.len(), transitions, start, end };
-        Self { meta, tagger, crf, device: device.clone() }
+        let crf = CrfScores {
+            n_tags: meta.tags.len(),
+            transitions,
+            start,
+            end,
+        };
+        Self {
+            meta,
+            tagger,
+            crf,
+            device: device.clone(),
+        }
     }
 
     /// Rebuild from metadata and burnpack weight bytes (f32 or f16).
-    pub fn from_bytes(meta: ModelMeta, weights: Vec<u8>, device: &Device) -> Result<Self, PipelineError> {
-        let tagger = crate::weights::load(&meta.model, weights, device).map_err(|e| PipelineError::Weights(e.to_string()))?;
+    pub fn from_bytes(
+        meta: ModelMeta,
+        weights: Vec<u8>,
+        device: &Device,
+    ) -> Result<Self, PipelineError> {
+        let tagger = crate::weights::load(&meta.model, weights, device)
+            .map_err(|e| PipelineError::Weights(e.to_string()))?;
         Ok(Self::new(meta, &tagger, device))
     }
 
     /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each.
     pub fn emissions(&self, sentences: &[&[char]], batch_size: usize) -> Vec<Vec<f32>> {
-        let examples: Vec<Example> = sentences.iter().map(|s| Example::unlabelled(s, &self.meta.vocabs)).collect();
+        let examples: Vec<Example> = sentences
+            .iter()
+            .map(|s| Example::unlabelled(s, &self.meta.vocabs))
+            .collect();
         let lens: Vec<usize> = examples.iter().map(Example::len).collect();
         let n = self.meta.tags.len();
         let mut out = vec![Vec::new(); examples.len()];
         for group in length_buckets(&lens, batch_size) {
-            let refs: Vec<&Example> = group.iter().map(|&i| &examples[i]).filter(|e| !e.is_empty()).collect();
+            let refs: Vec<&Example> = group
+                .iter()
+                .map(|&i| &examples[i])
+                .filter(|e| !e.is_empty())
+                .collect();
             if refs.is_empty() {
                 continue;
             }
             let batch = Batch::new(&refs, &self.device);
             let l = batch.max_len();
             let em = self.tagger.emissions(self.tagger.encode(&batch));
-            let data = em.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 emissions");
+            let data = em
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 emissions");
             let mut k = 0;
             for &i in &group {
                 if examples[i].is_empty() {
@@ -131,7 +160,11 @@ impl Pipeline {
     pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
         self.tag_ids(sentences, batch_size)
             .into_iter()
-            .map(|ids| ids.into_iter().map(|t| self.meta.tags.tags[t].clone()).collect())
+            .map(|ids| {
+                ids.into_iter()
+                    .map(|t| self.meta.tags.tags[t].clone())
+                    .collect()
+            })
             .collect()
     }
 
@@ -215,7 +248,13 @@ mod roundtrip_tests {
             .with_n_heads(2)
             .with_char_dim(8)
             .with_bigram_dim(8);
-        let meta = ModelMeta { format_version: FORMAT_VERSION, model: model.clone(), vocabs, tags, max_len: 5 };
+        let meta = ModelMeta {
+            format_version: FORMAT_VERSION,
+            model: model.clone(),
+            vocabs,
+            tags,
+            max_len: 5,
+        };
         let tagger = model.init(&device);
         let bytes = tagger.clone().into_record().into_bytes().unwrap().to_vec();
         let a = Pipeline::new(meta.clone(), &tagger, &device);
@@ -233,7 +272,13 @@ mod roundtrip_tests {
         let vocabs = Vocabs::build([['a'].as_slice()], 1, 1);
         let tags = TagSet::new(Scheme::Bio, ["PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
-        let meta = ModelMeta { format_version: FORMAT_VERSION + 1, model, vocabs, tags, max_len: 8 };
+        let meta = ModelMeta {
+            format_version: FORMAT_VERSION + 1,
+            model,
+            vocabs,
+            tags,
+            max_len: 8,
+        };
         let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
         assert!(err.to_string().contains("format version"));
     }

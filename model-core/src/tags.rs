@@ -21,7 +21,11 @@ impl TagSet {
     /// Every tag of `scheme` for each type (not only the tags seen in training: test sets use
     /// tags that train lacks, e.g. Resume's `S-` tags).
     pub fn new(scheme: Scheme, types: impl IntoIterator<Item = String>) -> Self {
-        let types: Vec<String> = types.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let types: Vec<String> = types
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let prefixes: &[&str] = match scheme {
             Scheme::Bio => &["B", "I"],
             Scheme::Bioes => &["B", "I", "E", "S"],
@@ -33,7 +37,11 @@ impl TagSet {
                 tags.push(format!("{p}-{ty}"));
             }
         }
-        Self { scheme, types, tags }
+        Self {
+            scheme,
+            types,
+            tags,
+        }
     }
 
     /// The types that occur in tag sequences.
@@ -73,12 +81,20 @@ impl TagSet {
     pub fn class_of(&self, tag_id: usize) -> usize {
         match semantic_class(&self.tags[tag_id]) {
             None => NON_ENTITY,
-            Some(c) => self.types.iter().position(|t| t == c).map_or(NON_ENTITY, |k| k + 1),
+            Some(c) => self
+                .types
+                .iter()
+                .position(|t| t == c)
+                .map_or(NON_ENTITY, |k| k + 1),
         }
     }
 
     pub fn class_name(&self, class: usize) -> &str {
-        if class == NON_ENTITY { "Non-Entity" } else { &self.types[class - 1] }
+        if class == NON_ENTITY {
+            "Non-Entity"
+        } else {
+            &self.types[class - 1]
+        }
     }
 
     fn split(&self, tag_id: usize) -> (char, Option<&str>) {
@@ -125,7 +141,9 @@ impl TagSet {
     pub fn penalties(&self, penalty: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let n = self.len();
         let pen = |ok: bool| if ok { 0.0 } else { -penalty };
-        let trans = (0..n * n).map(|k| pen(self.allowed(k / n, k % n))).collect();
+        let trans = (0..n * n)
+            .map(|k| pen(self.allowed(k / n, k % n)))
+            .collect();
         let start = (0..n).map(|t| pen(self.allowed_start(t))).collect();
         let end = (0..n).map(|t| pen(self.allowed_end(t))).collect();
         (trans, start, end)

@@ -18,7 +18,11 @@ pub struct Vocab {
 
 impl From<Vec<String>> for Vocab {
     fn from(tokens: Vec<String>) -> Self {
-        let index = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
+        let index = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i))
+            .collect();
         Self { tokens, index }
     }
 }
@@ -37,8 +41,10 @@ impl Vocab {
         for t in tokens {
             *counts.entry(t).or_default() += 1;
         }
-        let mut kept: Vec<(String, usize)> =
-            counts.into_iter().filter(|(_, c)| *c >= min_freq.max(1)).collect();
+        let mut kept: Vec<(String, usize)> = counts
+            .into_iter()
+            .filter(|(_, c)| *c >= min_freq.max(1))
+            .collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut tokens = vec!["<pad>".to_string(), "<unk>".to_string()];
         tokens.extend(kept.into_iter().map(|(t, _)| t));
@@ -86,17 +92,26 @@ impl Vocabs {
         bigram_min_freq: usize,
     ) -> Self {
         let chars = Vocab::build(
-            sentences.clone().into_iter().flat_map(|s| s.iter().map(|c| c.to_string())),
+            sentences
+                .clone()
+                .into_iter()
+                .flat_map(|s| s.iter().map(|c| c.to_string())),
             char_min_freq,
         );
-        let bigrams = Vocab::build(sentences.into_iter().flat_map(|s| bigrams(s)), bigram_min_freq);
+        let bigrams = Vocab::build(
+            sentences.into_iter().flat_map(|s| bigrams(s)),
+            bigram_min_freq,
+        );
         Self { chars, bigrams }
     }
 
     /// Character and bigram ids of a sentence.
     pub fn encode(&self, chars: &[char]) -> (Vec<usize>, Vec<usize>) {
         let mut buf = [0u8; 4];
-        let c = chars.iter().map(|c| self.chars.id(c.encode_utf8(&mut buf))).collect();
+        let c = chars
+            .iter()
+            .map(|c| self.chars.id(c.encode_utf8(&mut buf)))
+            .collect();
         let b = bigrams(chars).iter().map(|b| self.bigrams.id(b)).collect();
         (c, b)
     }

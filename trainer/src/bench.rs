@@ -91,9 +91,15 @@ fn load_avg() -> String {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("{cpu}, {cores} logical cores")
 }
 
@@ -138,7 +144,10 @@ fn write_section(report: &Path, name: &str, section: &str) -> Result<()> {
 }
 
 fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data")
 }
 
 fn ints(v: Vec<i64>, device: &Device) -> Tensor<1, Int> {
@@ -162,8 +171,14 @@ pub fn info_nce_per_class(reps: Tensor<2>, classes: &[usize], tau: f64) -> Optio
         if c == NON_ENTITY {
             continue;
         }
-        let pos: Vec<i64> = (0..n).filter(|&i| classes[i] == c).map(|i| i as i64).collect();
-        let neg: Vec<i64> = (0..n).filter(|&i| classes[i] != c).map(|i| i as i64).collect();
+        let pos: Vec<i64> = (0..n)
+            .filter(|&i| classes[i] == c)
+            .map(|i| i as i64)
+            .collect();
+        let neg: Vec<i64> = (0..n)
+            .filter(|&i| classes[i] != c)
+            .map(|i| i as i64)
+            .collect();
         let (p, m) = (pos.len(), neg.len());
         if p < 2 || m == 0 {
             continue;
@@ -171,9 +186,19 @@ pub fn info_nce_per_class(reps: Tensor<2>, classes: &[usize], tau: f64) -> Optio
         let hp = h.clone().select(0, ints(pos, &device)); // [P, d]
         let hn = h.clone().select(0, ints(neg, &device)); // [N, d]
         let s_pos = hp.clone().matmul(hp.clone().transpose()).div_scalar(tau); // [P, P]
-        let off_diag: Vec<i64> = (0..p * p).filter(|k| k / p != k % p).map(|k| k as i64).collect();
-        let s_pos = s_pos.reshape([p * p]).select(0, ints(off_diag, &device)).reshape([p, p - 1, 1]);
-        let s_neg = hp.matmul(hn.transpose()).div_scalar(tau).reshape([p, 1, m]).expand([p, p - 1, m]);
+        let off_diag: Vec<i64> = (0..p * p)
+            .filter(|k| k / p != k % p)
+            .map(|k| k as i64)
+            .collect();
+        let s_pos = s_pos
+            .reshape([p * p])
+            .select(0, ints(off_diag, &device))
+            .reshape([p, p - 1, 1]);
+        let s_neg = hp
+            .matmul(hn.transpose())
+            .div_scalar(tau)
+            .reshape([p, 1, m])
+            .expand([p, p - 1, m]);
         let logits = Tensor::cat(vec![s_pos, s_neg], 2); // [P, P−1, 1+N]
         let lp = log_softmax(logits, 2).narrow(2, 0, 1); // [P, P−1, 1]
         let l = lp.mean().neg();
@@ -199,7 +224,11 @@ pub fn info_nce_positive_pairs(reps: Tensor<2>, classes: &[usize], tau: f64) -> 
     }
     let weight = |c: usize| {
         let k = count[c];
-        if c != NON_ENTITY && k >= 2 && n > k { 1.0 / (k * (k - 1)) as f32 } else { 0.0 }
+        if c != NON_ENTITY && k >= 2 && n > k {
+            1.0 / (k * (k - 1)) as f32
+        } else {
+            0.0
+        }
     };
     let query_rows: Vec<usize> = (0..n).filter(|&i| weight(classes[i]) > 0.0).collect();
     if query_rows.is_empty() {
@@ -225,10 +254,16 @@ pub fn info_nce_positive_pairs(reps: Tensor<2>, classes: &[usize], tau: f64) -> 
     let norm = reps.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
     let h = reps / norm;
     let idx = ints(query_rows.iter().map(|&i| i as i64).collect(), &device);
-    let sim = h.clone().select(0, idx).matmul(h.transpose()).div_scalar(tau); // [q, n]
+    let sim = h
+        .clone()
+        .select(0, idx)
+        .matmul(h.transpose())
+        .div_scalar(tau); // [q, n]
     let mask = Tensor::<2, Bool>::from_data(TensorData::new(not_neg, [q, n]), &device);
-    let lse = model_core::model::crf::log_sum_exp(sim.clone().mask_fill(mask, -1e30), 1).reshape([q]);
-    let x = lse.select(0, ints(pair_row, &device)) - sim.reshape([q * n]).select(0, ints(pair_flat, &device));
+    let lse =
+        model_core::model::crf::log_sum_exp(sim.clone().mask_fill(mask, -1e30), 1).reshape([q]);
+    let x = lse.select(0, ints(pair_row, &device))
+        - sim.reshape([q * n]).select(0, ints(pair_flat, &device));
     let softplus = x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p();
     let w = Tensor::<1>::from_data(TensorData::new(pair_w, [pairs]), &device);
     Some((softplus * w).sum())
@@ -252,19 +287,32 @@ fn infonce(device: &Device) -> Result<String> {
          change to `info_nce` (softplus and weights only at the gathered positive pairs instead of \
          the whole `Q × N` block). Median of {REPS} alternating repetitions.\n"
     )?;
-    writeln!(out, "| tokens N | entity tokens | vectorised ms | per-class ms | speed-up | candidate ms (speed-up) | loss (vec / per-class / naive f64) | load |")?;
+    writeln!(
+        out,
+        "| tokens N | entity tokens | vectorised ms | per-class ms | speed-up | candidate ms (speed-up) | loss (vec / per-class / naive f64) | load |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for &n in &sizes {
         let mut rng = StdRng::seed_from_u64(n as u64);
-        let classes: Vec<usize> = (0..n).map(|_| if rng.random_bool(0.25) { rng.random_range(1..=8) } else { NON_ENTITY }).collect();
+        let classes: Vec<usize> = (0..n)
+            .map(|_| {
+                if rng.random_bool(0.25) {
+                    rng.random_range(1..=8)
+                } else {
+                    NON_ENTITY
+                }
+            })
+            .collect();
         let host: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         let reps_host: Vec<Vec<f32>> = host.chunks(d).map(<[f32]>::to_vec).collect();
         let naive = info_nce_naive(&reps_host, &classes, tau, Queries::Entities);
-        let leaf = || Tensor::<2>::from_data(TensorData::new(host.clone(), [n, d]), &ad).require_grad();
+        let leaf =
+            || Tensor::<2>::from_data(TensorData::new(host.clone(), [n, d]), &ad).require_grad();
         let run_vec = || {
             let x = leaf();
             let t = Instant::now();
-            let l = info_nce(x.clone(), &classes, tau, Queries::Entities).expect("a contributing class");
+            let l = info_nce(x.clone(), &classes, tau, Queries::Entities)
+                .expect("a contributing class");
             let v = l.clone().into_scalar::<f32>() as f64;
             let g = l.backward();
             let _ = host_f32(x.grad(&g).expect("gradient"));
@@ -282,7 +330,8 @@ fn infonce(device: &Device) -> Result<String> {
         let run_pos = || {
             let x = leaf();
             let t = Instant::now();
-            let l = info_nce_positive_pairs(x.clone(), &classes, tau).expect("a contributing class");
+            let l =
+                info_nce_positive_pairs(x.clone(), &classes, tau).expect("a contributing class");
             let v = l.clone().into_scalar::<f32>() as f64;
             let g = l.backward();
             let _ = host_f32(x.grad(&g).expect("gradient"));
@@ -298,14 +347,21 @@ fn infonce(device: &Device) -> Result<String> {
             tr.push(run_ref().0);
             tp.push(run_pos().0);
         }
-        for (name, v) in [("vectorised", v_vec), ("per-class", v_ref), ("positive-pairs", v_pos)] {
+        for (name, v) in [
+            ("vectorised", v_vec),
+            ("per-class", v_ref),
+            ("positive-pairs", v_pos),
+        ] {
             if (v - naive).abs() > 1e-3 * naive.abs().max(1.0) {
                 bail!("{name} InfoNCE {v} differs from the per-pair reference {naive} at N = {n}");
             }
         }
         let entities = classes.iter().filter(|&&c| c != NON_ENTITY).count();
         let (mv, mr, mp) = (median(&tv), median(&tr), median(&tp));
-        eprintln!("infonce N={n}: vec {mv:.1} ms, per-class {mr:.1} ms ({:.1}x), positive-pairs {mp:.1} ms", mr / mv);
+        eprintln!(
+            "infonce N={n}: vec {mv:.1} ms, per-class {mr:.1} ms ({:.1}x), positive-pairs {mp:.1} ms",
+            mr / mv
+        );
         writeln!(
             out,
             "| {n} | {entities} | {mv:.1} | {mr:.1} | **{:.1}×** | {mp:.1} ({:.1}×) | {v_vec:.4} / {v_ref:.4} / {naive:.4} | {} |",
@@ -323,18 +379,38 @@ fn infonce(device: &Device) -> Result<String> {
 fn crf(device: &Device) -> Result<String> {
     let ad = device.clone().autodiff();
     ad.seed(5);
-    let types: Vec<String> = ["CONT", "EDU", "LOC", "NAME", "ORG", "PRO", "RACE", "TITLE"].iter().map(|s| s.to_string()).collect();
+    let types: Vec<String> = ["CONT", "EDU", "LOC", "NAME", "ORG", "PRO", "RACE", "TITLE"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let tags = TagSet::new(Scheme::Bmes, types);
     let n = tags.len();
     let batch = 10;
     let c = CrfConstraints::new(&tags, &ad);
     let crf = Crf {
-        transitions: burn::module::Param::from_tensor(Tensor::random([n, n], Distribution::Normal(0.0, 0.5), &ad)),
-        start: burn::module::Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 0.5), &ad)),
-        end: burn::module::Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 0.5), &ad)),
+        transitions: burn::module::Param::from_tensor(Tensor::random(
+            [n, n],
+            Distribution::Normal(0.0, 0.5),
+            &ad,
+        )),
+        start: burn::module::Param::from_tensor(Tensor::random(
+            [n],
+            Distribution::Normal(0.0, 0.5),
+            &ad,
+        )),
+        end: burn::module::Param::from_tensor(Tensor::random(
+            [n],
+            Distribution::Normal(0.0, 0.5),
+            &ad,
+        )),
     };
     let (t, s, e) = crf.export(&c);
-    let host = CrfScores { n_tags: n, transitions: t, start: s, end: e };
+    let host = CrfScores {
+        n_tags: n,
+        transitions: t,
+        start: s,
+        end: e,
+    };
     let mut out = String::new();
     writeln!(
         out,
@@ -344,15 +420,23 @@ fn crf(device: &Device) -> Result<String> {
          forward–backward, surrogate) + backward; *Viterbi* = host `CrfScores::viterbi` over the \
          {batch} sentences. Median of {REPS} alternating repetitions; µs/token = time / ({batch} × len).\n"
     )?;
-    writeln!(out, "| len | autodiff ms | µs/token | host fwd–bwd ms | µs/token | Viterbi ms | µs/token | autodiff / fast | load |")?;
+    writeln!(
+        out,
+        "| len | autodiff ms | µs/token | host fwd–bwd ms | µs/token | Viterbi ms | µs/token | autodiff / fast | load |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     for &l in &[16usize, 32, 64, 128, 256] {
         let em_host: Vec<f32> = {
             let mut rng = StdRng::seed_from_u64(l as u64);
-            (0..batch * l * n).map(|_| rng.random_range(-2.0f32..2.0)).collect()
+            (0..batch * l * n)
+                .map(|_| rng.random_range(-2.0f32..2.0))
+                .collect()
         };
         let gold: Vec<Vec<usize>> = em_host.chunks(l * n).map(|e| host.viterbi(e)).collect();
-        let leaf = || Tensor::<3>::from_data(TensorData::new(em_host.clone(), [batch, l, n]), &ad).require_grad();
+        let leaf = || {
+            Tensor::<3>::from_data(TensorData::new(em_host.clone(), [batch, l, n]), &ad)
+                .require_grad()
+        };
         let run_slow = || {
             let x = leaf();
             let t = Instant::now();
@@ -409,7 +493,11 @@ fn crf(device: &Device) -> Result<String> {
 fn proc_status(key: &str) -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|kb| kb / 1024.0)
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()
+        .map(|kb| kb / 1024.0)
 }
 
 /// Resets VmHWM to the current RSS (Linux ≥ 4.0); false where not allowed.
@@ -421,7 +509,10 @@ fn inference(device: &Device) -> Result<String> {
     let cfg = RunConfig::load(Path::new("configs/msra.toml"))?;
     let t = Instant::now();
     let (_splits, meta) = data_prep::load(&cfg, None)?;
-    eprintln!("msra vocabularies built in {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "msra vocabularies built in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let test = read_conll(&cfg.data.test)?;
     let sentences: Vec<Vec<char>> = test.iter().map(|s| s.chars.clone()).collect();
     let chars: usize = sentences.iter().map(Vec::len).sum();
@@ -445,7 +536,11 @@ fn inference(device: &Device) -> Result<String> {
             assert_eq!(tags.len(), sentences.len());
             if can_reset {
                 let p = proc_status("VmHWM:").unwrap_or(f64::NAN);
-                peaks[k] = if peaks[k].is_nan() { p } else { peaks[k].max(p) };
+                peaks[k] = if peaks[k].is_nan() {
+                    p
+                } else {
+                    peaks[k].max(p)
+                };
             }
             loads[k] = load_avg();
         }
@@ -490,11 +585,17 @@ fn inference(device: &Device) -> Result<String> {
         meta.model.n_bigrams,
         meta.model.n_tags
     )?;
-    writeln!(out, "| batch size | seconds per pass | sentences/s | characters/s | peak RSS during the pass (MiB) | load after its last pass |")?;
+    writeln!(
+        out,
+        "| batch size | seconds per pass | sentences/s | characters/s | peak RSS during the pass (MiB) | load after its last pass |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|")?;
     for (k, &bs) in sizes.iter().enumerate() {
         let s = median(&times[k]);
-        eprintln!("inference bs={bs}: {s:.2}s, {:.0} sent/s", sentences.len() as f64 / s);
+        eprintln!(
+            "inference bs={bs}: {s:.2}s, {:.0} sent/s",
+            sentences.len() as f64 / s
+        );
         writeln!(
             out,
             "| {bs} | {s:.2} | **{:.0}** | {:.0} | {:.0} | {} |",
@@ -525,7 +626,11 @@ use crate::train::epoch_batches;
 
 fn python() -> PathBuf {
     let venv = PathBuf::from("bench/.venv/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
 }
 
 /// One PyTorch pass; `Ok(None)` when torch is not available.
@@ -543,7 +648,12 @@ fn torch_pass(batches_json: &Path, stage: usize, warmup: usize) -> Result<Option
     let out = cmd
         .args(["bench/torch_tagger.py", "--batches"])
         .arg(batches_json)
-        .args(["--stage", &stage.to_string(), "--warmup", &warmup.to_string()])
+        .args([
+            "--stage",
+            &stage.to_string(),
+            "--warmup",
+            &warmup.to_string(),
+        ])
         .output()
         .context("cannot start bench/torch_tagger.py")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -579,7 +689,10 @@ fn train(device: &Device) -> Result<String> {
     let mut stage_batches = Vec::new();
     for (stage, s) in [(1usize, &cfg.stage1), (2, &cfg.stage2)] {
         let mut rng = StdRng::seed_from_u64(42 + stage as u64);
-        let b: Vec<Vec<usize>> = epoch_batches(examples, s.batch_size, &mut rng).into_iter().take(n_batches + warmup).collect();
+        let b: Vec<Vec<usize>> = epoch_batches(examples, s.batch_size, &mut rng)
+            .into_iter()
+            .take(n_batches + warmup)
+            .collect();
         stage_batches.push(b);
     }
     let (pt, ps, pe) = meta.tags.penalties(FORBIDDEN);
@@ -629,25 +742,33 @@ fn train(device: &Device) -> Result<String> {
         let mut model = m.init(&ad);
         let mut optim = AdamWConfig::new()
             .with_weight_decay(s.weight_decay as f32)
-            .with_grad_clipping((s.clip > 0.0).then_some(GradientClippingConfig::Value(s.clip as f32)))
+            .with_grad_clipping(
+                (s.clip > 0.0).then_some(GradientClippingConfig::Value(s.clip as f32)),
+            )
             .init();
-        let mut step = |model: model_core::model::Tagger, batch: &Batch| -> model_core::model::Tagger {
-            let reps = model.encode(batch);
-            let loss = if stage == 1 {
-                let classes: Vec<usize> = batch.classes.iter().flatten().copied().collect();
-                match info_nce(batch.gather_tokens(reps), &classes, s.tau, Queries::Entities) {
-                    Some(l) => {
-                        let _ = l.clone().into_scalar::<f32>();
-                        l
+        let mut step =
+            |model: model_core::model::Tagger, batch: &Batch| -> model_core::model::Tagger {
+                let reps = model.encode(batch);
+                let loss = if stage == 1 {
+                    let classes: Vec<usize> = batch.classes.iter().flatten().copied().collect();
+                    match info_nce(
+                        batch.gather_tokens(reps),
+                        &classes,
+                        s.tau,
+                        Queries::Entities,
+                    ) {
+                        Some(l) => {
+                            let _ = l.clone().into_scalar::<f32>();
+                            l
+                        }
+                        None => return model,
                     }
-                    None => return model,
-                }
-            } else {
-                model.nll_fast(reps, batch, &constraints).0
+                } else {
+                    model.nll_fast(reps, batch, &constraints).0
+                };
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                optim.step(s.lr, model, grads)
             };
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            optim.step(s.lr, model, grads)
-        };
         for b in &batches[..warmup] {
             model = step(model, b);
         }
@@ -672,7 +793,16 @@ fn train(device: &Device) -> Result<String> {
                 load_avg()
             );
         }
-        rows.push((stage, s.batch_size, tokens, median(&rust_tps), median(&torch_tps), rust_tps, torch_tps, loads));
+        rows.push((
+            stage,
+            s.batch_size,
+            tokens,
+            median(&rust_tps),
+            median(&torch_tps),
+            rust_tps,
+            torch_tps,
+            loads,
+        ));
     }
     writeln!(
         out,
@@ -696,18 +826,38 @@ fn train(device: &Device) -> Result<String> {
         m.n_tags,
         cfg.stage1.batch_size,
         cfg.stage2.batch_size,
-        if torch_version.is_empty() { "torch not installed".to_string() } else { format!("torch {torch_version}") },
+        if torch_version.is_empty() {
+            "torch not installed".to_string()
+        } else {
+            format!("torch {torch_version}")
+        },
         std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "PASSIVE".into())
     )?;
-    writeln!(out, "| stage | batch | tokens timed | Burn tok/s | PyTorch tok/s | Burn / PyTorch | Burn runs | PyTorch runs | load per repetition |")?;
+    writeln!(
+        out,
+        "| stage | batch | tokens timed | Burn tok/s | PyTorch tok/s | Burn / PyTorch | Burn runs | PyTorch runs | load per repetition |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     for (stage, bs, tokens, r, t, rs, ts, loads) in rows {
-        let list = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         writeln!(
             out,
             "| {stage} | {bs} | {tokens} | {r:.0} | {} | **{}** | {} | {} | {} |",
-            if t.is_nan() { "n/a".into() } else { format!("{t:.0}") },
-            if t.is_nan() { "n/a".into() } else { format!("{:.2}×", r / t) },
+            if t.is_nan() {
+                "n/a".into()
+            } else {
+                format!("{t:.0}")
+            },
+            if t.is_nan() {
+                "n/a".into()
+            } else {
+                format!("{:.2}×", r / t)
+            },
             list(&rs),
             list(&ts),
             loads.join("; ")

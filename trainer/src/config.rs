@@ -195,7 +195,12 @@ impl StageConfig {
     }
 
     fn stage2() -> Self {
-        Self { batch_size: 10, patience: 15, epochs: 50, ..Self::stage1() }
+        Self {
+            batch_size: 10,
+            patience: 15,
+            epochs: 50,
+            ..Self::stage1()
+        }
     }
 }
 
@@ -203,7 +208,8 @@ impl RunConfig {
     /// Parse a TOML config; relative data paths resolve against the current directory.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let cfg: Self = toml::from_str(text).with_context(|| format!("invalid config {origin}"))?;
-        cfg.validate().with_context(|| format!("invalid config {origin}"))?;
+        cfg.validate()
+            .with_context(|| format!("invalid config {origin}"))?;
         Ok(cfg)
     }
 
@@ -216,7 +222,11 @@ impl RunConfig {
     pub fn validate(&self) -> Result<()> {
         let m = &self.model;
         if m.n_heads == 0 || m.d_model % m.n_heads != 0 {
-            bail!("model.d_model ({}) must be a positive multiple of model.n_heads ({})", m.d_model, m.n_heads);
+            bail!(
+                "model.d_model ({}) must be a positive multiple of model.n_heads ({})",
+                m.d_model,
+                m.n_heads
+            );
         }
         for (name, p) in [
             ("dropout_embed", m.dropout_embed),
@@ -243,7 +253,10 @@ impl RunConfig {
         if self.data.max_len < 2 {
             bail!("data.max_len must be at least 2");
         }
-        self.data.scheme.parse::<model_core::data::Scheme>().map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
+        self.data
+            .scheme
+            .parse::<model_core::data::Scheme>()
+            .map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
         Ok(())
     }
 

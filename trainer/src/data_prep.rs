@@ -31,23 +31,39 @@ fn pieces(sentences: &[Sentence], max_len: usize, scheme: Scheme) -> Vec<Sentenc
         let mut start = 0;
         for p in split_long(&s.chars, max_len) {
             let tags = &s.tags[start..start + p.len()];
-            out.push(Sentence { chars: p.to_vec(), tags: convert_tags(tags, scheme), line: s.line });
+            out.push(Sentence {
+                chars: p.to_vec(),
+                tags: convert_tags(tags, scheme),
+                line: s.line,
+            });
             start += p.len();
         }
     }
     out
 }
 
-fn encode(sentences: &[Sentence], vocabs: &Vocabs, tags: &TagSet, origin: &str) -> Result<Vec<Example>> {
+fn encode(
+    sentences: &[Sentence],
+    vocabs: &Vocabs,
+    tags: &TagSet,
+    origin: &str,
+) -> Result<Vec<Example>> {
     sentences
         .iter()
-        .map(|s| Example::labelled(s, vocabs, tags).map_err(|e| anyhow::anyhow!("{origin}:{}: {e}", s.line)))
+        .map(|s| {
+            Example::labelled(s, vocabs, tags)
+                .map_err(|e| anyhow::anyhow!("{origin}:{}: {e}", s.line))
+        })
         .collect()
 }
 
 /// Read the data of `cfg`; with `meta`, reuse its vocabularies and tag set (resume, eval).
 pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelMeta)> {
-    let scheme: Scheme = cfg.data.scheme.parse().map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
+    let scheme: Scheme = cfg
+        .data
+        .scheme
+        .parse()
+        .map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
     let mut train = read_split(&cfg.data.train)?;
     if cfg.data.max_train_sentences > 0 {
         train.truncate(cfg.data.max_train_sentences);
@@ -63,18 +79,39 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
                 cfg.data.char_min_freq,
                 cfg.data.bigram_min_freq,
             );
-            let tags = TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
+            let tags =
+                TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
             if tags.types.is_empty() {
-                bail!("{}: the training data has no entities", cfg.data.train.display());
+                bail!(
+                    "{}: the training data has no entities",
+                    cfg.data.train.display()
+                );
             }
-            let model = cfg.model.tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
-            ModelMeta { format_version: FORMAT_VERSION, model, vocabs, tags, max_len: cfg.data.max_len }
+            let model = cfg
+                .model
+                .tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+            ModelMeta {
+                format_version: FORMAT_VERSION,
+                model,
+                vocabs,
+                tags,
+                max_len: cfg.data.max_len,
+            }
         }
     };
     if meta.tags.scheme != scheme {
-        bail!("the model predicts {} tags but the config asks for {}", meta.tags.scheme, scheme);
+        bail!(
+            "the model predicts {} tags but the config asks for {}",
+            meta.tags.scheme,
+            scheme
+        );
     }
-    let train_examples = encode(&train_pieces, &meta.vocabs, &meta.tags, &cfg.data.train.display().to_string())?;
+    let train_examples = encode(
+        &train_pieces,
+        &meta.vocabs,
+        &meta.tags,
+        &cfg.data.train.display().to_string(),
+    )?;
     // Dev types unseen in training cannot be predicted; they still count as gold when scoring,
     // but the dev contrastive loss uses only the model's own tags.
     let dev_known: Vec<Sentence> = pieces(&dev, cfg.data.max_len, scheme)
@@ -88,8 +125,19 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
             s
         })
         .collect();
-    let dev_examples = encode(&dev_known, &meta.vocabs, &meta.tags, &cfg.data.dev.display().to_string())
-        .context("dev set")?;
-    let splits = Splits { dev, test, train_examples, dev_examples, train_sentences: train.len() };
+    let dev_examples = encode(
+        &dev_known,
+        &meta.vocabs,
+        &meta.tags,
+        &cfg.data.dev.display().to_string(),
+    )
+    .context("dev set")?;
+    let splits = Splits {
+        dev,
+        test,
+        train_examples,
+        dev_examples,
+        train_sentences: train.len(),
+    };
     Ok((splits, meta))
 }

@@ -45,21 +45,30 @@ pub struct Cell {
 
 impl Plan {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read plan {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("invalid plan {}", path.display()))
     }
 
     pub fn runs_dir(&self) -> PathBuf {
-        self.runs.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+        self.runs
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
     }
 
     pub fn cells(&self) -> Vec<Cell> {
         let mut out = Vec::new();
         for d in &self.datasets {
-            let stem = d.config.file_stem().map_or("data".into(), |s| s.to_string_lossy().to_string());
+            let stem = d
+                .config
+                .file_stem()
+                .map_or("data".into(), |s| s.to_string_lossy().to_string());
             for &recipe in &d.recipes {
                 for &seed in d.seeds.as_ref().unwrap_or(&self.seeds) {
-                    let r = serde_json::to_value(recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                    let r = serde_json::to_value(recipe)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
                     out.push(Cell {
                         config: d.config.clone(),
                         recipe,
@@ -87,7 +96,12 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     if !a.report_only {
         for (k, c) in cells.iter().enumerate() {
             if c.dir.join("metrics.json").exists() {
-                eprintln!("[{}/{}] {} done, skipped", k + 1, cells.len(), c.dir.display());
+                eprintln!(
+                    "[{}/{}] {} done, skipped",
+                    k + 1,
+                    cells.len(),
+                    c.dir.display()
+                );
                 continue;
             }
             eprintln!("[{}/{}] {}", k + 1, cells.len(), c.dir.display());

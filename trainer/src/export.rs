@@ -50,7 +50,8 @@ pub struct EmbeddingIndex {
 
 fn read_meta(run: &Path) -> Result<ModelMeta> {
     let p = run.join("meta.json");
-    let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    let text =
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
     ModelMeta::from_json(&text).with_context(|| p.display().to_string())
 }
 
@@ -64,7 +65,11 @@ pub fn sample(data: &[Sentence], max_len: usize, max_tokens: usize) -> Vec<Sente
             if total + p.len() > max_tokens {
                 return out;
             }
-            out.push(Sentence { chars: p.to_vec(), tags: s.tags[start..start + p.len()].to_vec(), line: s.line });
+            out.push(Sentence {
+                chars: p.to_vec(),
+                tags: s.tags[start..start + p.len()].to_vec(),
+                line: s.line,
+            });
             total += p.len();
             start += p.len();
         }
@@ -73,21 +78,36 @@ pub fn sample(data: &[Sentence], max_len: usize, max_tokens: usize) -> Vec<Sente
 }
 
 /// Encoder outputs of every token of `sentences`, `tokens × dim`, row-major.
-pub fn embed(model: &Tagger, meta: &ModelMeta, sentences: &[Sentence], device: &Device) -> Vec<f32> {
+pub fn embed(
+    model: &Tagger,
+    meta: &ModelMeta,
+    sentences: &[Sentence],
+    device: &Device,
+) -> Vec<f32> {
     let model = model.valid();
     let mut out = Vec::new();
     for chunk in sentences.chunks(32) {
-        let examples: Vec<Example> = chunk.iter().map(|s| Example::unlabelled(&s.chars, &meta.vocabs)).collect();
+        let examples: Vec<Example> = chunk
+            .iter()
+            .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
+            .collect();
         let refs: Vec<&Example> = examples.iter().collect();
         let batch = Batch::new(&refs, device);
         let reps = batch.gather_tokens(model.encode(&batch));
-        out.extend(reps.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data"));
+        out.extend(
+            reps.into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 data"),
+        );
     }
     out
 }
 
 fn f16_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|&x| burn::tensor::f16::from_f32(x).to_le_bytes()).collect()
+    v.iter()
+        .flat_map(|&x| burn::tensor::f16::from_f32(x).to_le_bytes())
+        .collect()
 }
 
 pub struct ExportArgs<'a> {
@@ -109,7 +129,10 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     write_json(&a.out.join("meta.json"), &meta)?;
     // Half precision halves the page weight; `weights::load` casts back to f32.
     let model = load_model(&meta, &weights, device)?;
-    write_atomic(&a.out.join("weights.bpk"), &model_core::weights::to_bytes(&model, a.half)?)?;
+    write_atomic(
+        &a.out.join("weights.bpk"),
+        &model_core::weights::to_bytes(&model, a.half)?,
+    )?;
     if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }
@@ -121,7 +144,11 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         views.push(("baseline".into(), b.to_path_buf(), b.join("model.bpk")));
     }
     if a.run.join("stage1.bpk").exists() {
-        views.push(("stage1".into(), a.run.to_path_buf(), a.run.join("stage1.bpk")));
+        views.push((
+            "stage1".into(),
+            a.run.to_path_buf(),
+            a.run.join("stage1.bpk"),
+        ));
     }
     views.push(("stage2".into(), a.run.to_path_buf(), weights.clone()));
     let mut index = EmbeddingIndex {
@@ -131,13 +158,17 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
             .iter()
             .enumerate()
             .flat_map(|(k, s)| {
-                s.chars.iter().zip(&s.tags).enumerate().map(move |(i, (c, t))| TokenInfo {
-                    sentence: k,
-                    position: i,
-                    char: c.to_string(),
-                    tag: t.clone(),
-                    class: semantic_class(t).unwrap_or("Non-Entity").to_string(),
-                })
+                s.chars
+                    .iter()
+                    .zip(&s.tags)
+                    .enumerate()
+                    .map(move |(i, (c, t))| TokenInfo {
+                        sentence: k,
+                        position: i,
+                        char: c.to_string(),
+                        tag: t.clone(),
+                        class: semantic_class(t).unwrap_or("Non-Entity").to_string(),
+                    })
             })
             .collect(),
         views: Vec::new(),
@@ -148,22 +179,39 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         let v = embed(&model, &vmeta, &sentences, device);
         let fname = format!("emb-{name}.f16");
         write_atomic(&a.out.join(&fname), &f16_bytes(&v))?;
-        index.views.push(ViewInfo { name, file: fname, source: file.display().to_string() });
+        index.views.push(ViewInfo {
+            name,
+            file: fname,
+            source: file.display().to_string(),
+        });
     }
     // Compact: the page downloads it.
-    write_atomic(&a.out.join("embeddings.json"), serde_json::to_string(&index)?.as_bytes())?;
+    write_atomic(
+        &a.out.join("embeddings.json"),
+        serde_json::to_string(&index)?.as_bytes(),
+    )?;
     eprintln!(
         "exported {} to {}: {} sample tokens, views {:?}",
         a.run.display(),
         a.out.display(),
         index.tokens.len(),
-        index.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>()
+        index
+            .views
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
     );
     Ok(())
 }
 
 /// `nerco embed`: token embeddings of a CoNLL file as JSON Lines `{"char","tag","class","vector"}`.
-pub fn embed_cmd(run: &Path, model_file: &str, data: &Path, max_tokens: usize, device: &Device) -> Result<()> {
+pub fn embed_cmd(
+    run: &Path,
+    model_file: &str,
+    data: &Path,
+    max_tokens: usize,
+    device: &Device,
+) -> Result<()> {
     let meta = read_meta(run)?;
     let model = load_model(&meta, &run.join(model_file), device)?;
     let sentences = sample(&read_conll(data)?, meta.max_len, max_tokens);

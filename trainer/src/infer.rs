@@ -12,8 +12,13 @@ use std::path::Path;
 
 pub fn load_pipeline(run: &Path, device: &Device) -> Result<Pipeline> {
     let meta_path = run.join("meta.json");
-    let text = std::fs::read_to_string(&meta_path)
-        .with_context(|| format!("cannot read {} (is {} a run directory?)", meta_path.display(), run.display()))?;
+    let text = std::fs::read_to_string(&meta_path).with_context(|| {
+        format!(
+            "cannot read {} (is {} a run directory?)",
+            meta_path.display(),
+            run.display()
+        )
+    })?;
     let meta = ModelMeta::from_json(&text).with_context(|| meta_path.display().to_string())?;
     let weights = run.join("model.bpk");
     if !weights.exists() {
@@ -88,12 +93,19 @@ pub enum OutputFormat {
 /// Sentences from text input: lines, or CoNLL blocks (first column, first code point).
 fn read_sentences(input: &str, format: InputFormat) -> Vec<Vec<char>> {
     match format {
-        InputFormat::Text => input.lines().map(|l| l.trim_end_matches('\r').chars().collect()).collect(),
+        InputFormat::Text => input
+            .lines()
+            .map(|l| l.trim_end_matches('\r').chars().collect())
+            .collect(),
         InputFormat::Conll => {
             let mut out = Vec::new();
             let mut cur = Vec::new();
             for line in input.lines() {
-                match line.split_whitespace().next().and_then(|f| f.chars().next()) {
+                match line
+                    .split_whitespace()
+                    .next()
+                    .and_then(|f| f.chars().next())
+                {
                     Some(c) => cur.push(c),
                     None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
                     None => {}
@@ -107,7 +119,13 @@ fn read_sentences(input: &str, format: InputFormat) -> Vec<Vec<char>> {
     }
 }
 
-pub fn predict(run: &Path, file: Option<&Path>, input: InputFormat, output: OutputFormat, device: &Device) -> Result<()> {
+pub fn predict(
+    run: &Path,
+    file: Option<&Path>,
+    input: InputFormat,
+    output: OutputFormat,
+    device: &Device,
+) -> Result<()> {
     let pipeline = load_pipeline(run, device)?;
     let mut bytes = Vec::new();
     match file {
@@ -115,7 +133,10 @@ pub fn predict(run: &Path, file: Option<&Path>, input: InputFormat, output: Outp
             bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
         }
         None => {
-            std::io::stdin().lock().read_to_end(&mut bytes).context("cannot read standard input")?;
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
         }
     }
     let name = file.map_or("<stdin>".to_string(), |p| p.display().to_string());

@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "nerco", version, about = "NerCo: contrastive two-stage Chinese NER (Zhang et al., IJCAI 2023)")]
+#[command(
+    name = "nerco",
+    version,
+    about = "NerCo: contrastive two-stage Chinese NER (Zhang et al., IJCAI 2023)"
+)]
 struct Cli {
     /// Compute backend.
     #[arg(long, global = true, value_enum, default_value = "cpu")]
@@ -128,14 +132,34 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let device = cli.backend.device()?;
     match cli.command {
-        Command::Train { config, recipe, seed, out, resume } => {
+        Command::Train {
+            config,
+            recipe,
+            seed,
+            out,
+            resume,
+        } => {
             let out = match (out, &config) {
                 (Some(o), _) => o,
                 (None, Some(c)) => {
-                    let stem = c.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
-                    PathBuf::from("runs").join(format!("{stem}-{}-{seed}", serde_json::to_value(recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+                    let stem = c
+                        .file_stem()
+                        .map_or("run".into(), |s| s.to_string_lossy().to_string());
+                    PathBuf::from("runs").join(format!(
+                        "{stem}-{}-{seed}",
+                        serde_json::to_value(recipe)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    ))
                 }
-                (None, None) => PathBuf::from("runs").join(format!("resume-{}-{seed}", serde_json::to_value(recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())),
+                (None, None) => PathBuf::from("runs").join(format!(
+                    "resume-{}-{seed}",
+                    serde_json::to_value(recipe)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                )),
             };
             train::train(train::TrainArgs {
                 config,
@@ -147,7 +171,13 @@ fn main() -> Result<()> {
                 backend_name: cli.backend.name().to_string(),
             })?;
         }
-        Command::Eval { run, split, data, write_conll, json } => infer::eval(
+        Command::Eval {
+            run,
+            split,
+            data,
+            write_conll,
+            json,
+        } => infer::eval(
             infer::EvalArgs {
                 run: &run,
                 split: &split,
@@ -157,12 +187,34 @@ fn main() -> Result<()> {
             },
             &device,
         )?,
-        Command::Predict { run, file, format, output } => infer::predict(&run, file.as_deref(), format, output, &device)?,
-        Command::Export { run, out, baseline, sample_tokens, full_precision } => export::export(
-            export::ExportArgs { run: &run, out: &out, baseline: baseline.as_deref(), sample_tokens, half: !full_precision },
+        Command::Predict {
+            run,
+            file,
+            format,
+            output,
+        } => infer::predict(&run, file.as_deref(), format, output, &device)?,
+        Command::Export {
+            run,
+            out,
+            baseline,
+            sample_tokens,
+            full_precision,
+        } => export::export(
+            export::ExportArgs {
+                run: &run,
+                out: &out,
+                baseline: baseline.as_deref(),
+                sample_tokens,
+                half: !full_precision,
+            },
             &device,
         )?,
-        Command::Experiment { plan, report_only, report, results } => experiment::run(experiment::ExperimentArgs {
+        Command::Experiment {
+            plan,
+            report_only,
+            report,
+            results,
+        } => experiment::run(experiment::ExperimentArgs {
             plan: &plan,
             report_only,
             report: &report,
@@ -170,7 +222,12 @@ fn main() -> Result<()> {
             backend: cli.backend,
         })?,
         Command::Bench { suite, report } => bench::run(suite.as_deref(), &report, &device)?,
-        Command::Embed { run, model, data, max_tokens } => export::embed_cmd(&run, &model, &data, max_tokens, &device)?,
+        Command::Embed {
+            run,
+            model,
+            data,
+            max_tokens,
+        } => export::embed_cmd(&run, &model, &data, max_tokens, &device)?,
     }
     Ok(())
 }

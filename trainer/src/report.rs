@@ -41,7 +41,11 @@ struct RunRow {
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (m, var.sqrt())
 }
 
@@ -50,17 +54,34 @@ fn fmt(v: &[f64]) -> String {
         return "–".into();
     }
     let (m, s) = mean_std(v);
-    if v.len() > 1 { format!("{m:.2} ± {s:.2}") } else { format!("{m:.2}") }
+    if v.len() > 1 {
+        format!("{m:.2} ± {s:.2}")
+    } else {
+        format!("{m:.2}")
+    }
 }
 
 fn recipe_name(r: Recipe) -> String {
-    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
-const RECIPES: [Recipe; 4] = [Recipe::NoContrast, Recipe::Nerco, Recipe::NoFilter, Recipe::Joint];
+const RECIPES: [Recipe; 4] = [
+    Recipe::NoContrast,
+    Recipe::Nerco,
+    Recipe::NoFilter,
+    Recipe::Joint,
+];
 
 fn row(dir: &Path, m: &Metrics) -> RunRow {
-    let phase_name = |p: Phase| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let phase_name = |p: Phase| {
+        serde_json::to_value(p)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
     RunRow {
         dir: dir.to_path_buf(),
         dataset: m.dataset.clone(),
@@ -72,11 +93,29 @@ fn row(dir: &Path, m: &Metrics) -> RunRow {
         test_f1: m.test.overall.f1,
         span_f1: m.test.span.f1,
         type_accuracy: m.test.type_accuracy,
-        by_length: m.test.by_length.iter().map(|(b, p)| (b.clone(), p.f1)).collect(),
-        by_suffix: m.test.by_suffix.iter().map(|(k, p)| (k.clone(), p.f1)).collect(),
+        by_length: m
+            .test
+            .by_length
+            .iter()
+            .map(|(b, p)| (b.clone(), p.f1))
+            .collect(),
+        by_suffix: m
+            .test
+            .by_suffix
+            .iter()
+            .map(|(k, p)| (k.clone(), p.f1))
+            .collect(),
         seconds: m.seconds,
-        seconds_per_epoch: m.phases.iter().map(|p| (phase_name(p.phase), p.seconds_per_epoch)).collect(),
-        epochs: m.phases.iter().map(|p| (phase_name(p.phase), p.epochs)).collect(),
+        seconds_per_epoch: m
+            .phases
+            .iter()
+            .map(|p| (phase_name(p.phase), p.seconds_per_epoch))
+            .collect(),
+        epochs: m
+            .phases
+            .iter()
+            .map(|p| (phase_name(p.phase), p.epochs))
+            .collect(),
         backend: m.backend.clone(),
     }
 }
@@ -85,15 +124,23 @@ fn row(dir: &Path, m: &Metrics) -> RunRow {
 fn length_svg(title: &str, series: &[(String, Vec<(String, f64)>)]) -> String {
     let (w, h, left, right, top, bottom) = (560.0, 320.0, 50.0, 130.0, 30.0, 40.0);
     let buckets: Vec<String> = {
-        let mut b: Vec<String> = series.iter().flat_map(|(_, v)| v.iter().map(|(k, _)| k.clone())).collect();
+        let mut b: Vec<String> = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|(k, _)| k.clone()))
+            .collect();
         let order = model_core::metrics::LENGTH_BUCKETS;
         b.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(99));
         b.dedup();
         b
     };
-    let vals: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().map(|x| x.1)).collect();
+    let vals: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|x| x.1))
+        .collect();
     let lo = (vals.iter().cloned().fold(100.0, f64::min) / 5.0).floor() * 5.0;
-    let hi = 100f64.min((vals.iter().cloned().fold(0.0, f64::max) / 5.0).ceil() * 5.0).max(lo + 5.0);
+    let hi = 100f64
+        .min((vals.iter().cloned().fold(0.0, f64::max) / 5.0).ceil() * 5.0)
+        .max(lo + 5.0);
     let x = |i: usize| left + (w - left - right) * (i as f64 + 0.5) / buckets.len().max(1) as f64;
     let y = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo));
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
@@ -103,26 +150,59 @@ fn length_svg(title: &str, series: &[(String, Vec<(String, f64)>)]) -> String {
     );
     let mut tick = lo;
     while tick <= hi + 1e-9 {
-        let _ = writeln!(s, "<line x1=\"{left}\" x2=\"{0}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/><text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{tick:.0}</text>", w - right, y(tick), left - 6.0, y(tick) + 4.0);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" x2=\"{0}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/><text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{tick:.0}</text>",
+            w - right,
+            y(tick),
+            left - 6.0,
+            y(tick) + 4.0
+        );
         tick += 5.0;
     }
     for (i, b) in buckets.iter().enumerate() {
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{b}</text>", x(i), h - bottom + 18.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{b}</text>",
+            x(i),
+            h - bottom + 18.0
+        );
     }
-    let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">sentence length (chars)</text>", (w - right + left) / 2.0, h - 6.0);
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">sentence length (chars)</text>",
+        (w - right + left) / 2.0,
+        h - 6.0
+    );
     for (k, (name, pts)) in series.iter().enumerate() {
         let c = colors[k % colors.len()];
         let coords: Vec<String> = pts
             .iter()
-            .filter_map(|(b, v)| buckets.iter().position(|x| x == b).map(|i| format!("{:.1},{:.1}", x(i), y(*v))))
+            .filter_map(|(b, v)| {
+                buckets
+                    .iter()
+                    .position(|x| x == b)
+                    .map(|i| format!("{:.1},{:.1}", x(i), y(*v)))
+            })
             .collect();
-        let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>", coords.join(" "));
+        let _ = writeln!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>",
+            coords.join(" ")
+        );
         for p in &coords {
             let (px, py) = p.split_once(',').unwrap();
             let _ = writeln!(s, "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{c}\"/>");
         }
         let ly = top + 16.0 * k as f64 + 10.0;
-        let _ = writeln!(s, "<line x1=\"{0}\" x2=\"{1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"2\"/><text x=\"{2}\" y=\"{3}\">{name}</text>", w - right + 10.0, w - right + 30.0, w - right + 35.0, ly + 4.0);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{0}\" x2=\"{1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"2\"/><text x=\"{2}\" y=\"{3}\">{name}</text>",
+            w - right + 10.0,
+            w - right + 30.0,
+            w - right + 35.0,
+            ly + 4.0
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -131,20 +211,37 @@ fn length_svg(title: &str, series: &[(String, Vec<(String, f64)>)]) -> String {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{cores} cores, {cpu}")
 }
 
-pub fn write(plan: &Plan, finished: &[(PathBuf, Metrics)], planned: usize, report: &Path, results: &Path) -> Result<()> {
+pub fn write(
+    plan: &Plan,
+    finished: &[(PathBuf, Metrics)],
+    planned: usize,
+    report: &Path,
+    results: &Path,
+) -> Result<()> {
     let rows: Vec<RunRow> = finished.iter().map(|(d, m)| row(d, m)).collect();
     write_json(results, &rows)?;
     let mut datasets: Vec<String> = rows.iter().map(|r| r.dataset.clone()).collect();
     datasets.sort();
     datasets.dedup();
-    let pick = |ds: &str, r: Recipe| -> Vec<&RunRow> { rows.iter().filter(|x| x.dataset == ds && x.recipe == r).collect() };
-    let col = |v: &[&RunRow], f: fn(&RunRow) -> f64| -> Vec<f64> { v.iter().map(|r| f(r)).collect() };
+    let pick = |ds: &str, r: Recipe| -> Vec<&RunRow> {
+        rows.iter()
+            .filter(|x| x.dataset == ds && x.recipe == r)
+            .collect()
+    };
+    let col =
+        |v: &[&RunRow], f: fn(&RunRow) -> f64| -> Vec<f64> { v.iter().map(|r| f(r)).collect() };
 
     let mut md = String::new();
     let _ = writeln!(md, "# Results: `{}`\n", plan.name);
@@ -161,7 +258,10 @@ pub fn write(plan: &Plan, finished: &[(PathBuf, Metrics)], planned: usize, repor
     );
 
     let _ = writeln!(md, "## Table 3 analogue: test P / R / F1\n");
-    let _ = writeln!(md, "| data set | recipe | seeds | dev F1 | test P | test R | test F1 |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| data set | recipe | seeds | dev F1 | test P | test R | test F1 |\n|---|---|---|---|---|---|---|"
+    );
     for ds in &datasets {
         for r in RECIPES {
             let v = pick(ds, r);
@@ -181,25 +281,44 @@ pub fn write(plan: &Plan, finished: &[(PathBuf, Metrics)], planned: usize, repor
             );
         }
     }
-    let _ = writeln!(md, "\nAnchors (test F1 from the papers, DESIGN §3; all used pretrained vectors or BERT, we train from scratch):\n");
+    let _ = writeln!(
+        md,
+        "\nAnchors (test F1 from the papers, DESIGN §3; all used pretrained vectors or BERT, we train from scratch):\n"
+    );
     let _ = writeln!(md, "| system | Weibo | Resume | MSRA |\n|---|---|---|---|");
     for (name, v) in ANCHORS {
         let _ = writeln!(md, "| {name} | {} | {} | {} |", v[0], v[1], v[2]);
     }
 
     let _ = writeln!(md, "\n## Table 4 analogue: Span F and Type Acc\n");
-    let _ = writeln!(md, "| data set | recipe | Span F | Type Acc | F1 |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| data set | recipe | Span F | Type Acc | F1 |\n|---|---|---|---|---|"
+    );
     for ds in &datasets {
         for r in [Recipe::NoContrast, Recipe::Nerco] {
             let v = pick(ds, r);
             if !v.is_empty() {
-                let _ = writeln!(md, "| {ds} | {} | {} | {} | {} |", recipe_name(r), fmt(&col(&v, |x| x.span_f1)), fmt(&col(&v, |x| x.type_accuracy)), fmt(&col(&v, |x| x.test_f1)));
+                let _ = writeln!(
+                    md,
+                    "| {ds} | {} | {} | {} | {} |",
+                    recipe_name(r),
+                    fmt(&col(&v, |x| x.span_f1)),
+                    fmt(&col(&v, |x| x.type_accuracy)),
+                    fmt(&col(&v, |x| x.test_f1))
+                );
             }
         }
     }
 
-    let _ = writeln!(md, "\n## Table 5 analogue: ablations (test F1, Δ against `nerco`)\n");
-    let _ = writeln!(md, "| data set | nerco | no-filter | joint | no-contrast |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "\n## Table 5 analogue: ablations (test F1, Δ against `nerco`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| data set | nerco | no-filter | joint | no-contrast |\n|---|---|---|---|---|"
+    );
     for ds in &datasets {
         let base = col(&pick(ds, Recipe::Nerco), |x| x.test_f1);
         let cell = |r: Recipe| {
@@ -210,7 +329,14 @@ pub fn write(plan: &Plan, finished: &[(PathBuf, Metrics)], planned: usize, repor
                 format!("{} ({:+.2})", fmt(&v), mean_std(&v).0 - mean_std(&base).0)
             }
         };
-        let _ = writeln!(md, "| {ds} | {} | {} | {} | {} |", cell(Recipe::Nerco), cell(Recipe::NoFilter), cell(Recipe::Joint), cell(Recipe::NoContrast));
+        let _ = writeln!(
+            md,
+            "| {ds} | {} | {} | {} | {} |",
+            cell(Recipe::Nerco),
+            cell(Recipe::NoFilter),
+            cell(Recipe::Joint),
+            cell(Recipe::NoContrast)
+        );
     }
 
     let _ = writeln!(md, "\n## Figure 3 analogue: F1 by sentence length\n");
@@ -228,41 +354,101 @@ pub fn write(plan: &Plan, finished: &[(PathBuf, Metrics)], planned: usize, repor
                     by.entry(b.clone()).or_default().push(*f);
                 }
             }
-            series.push((recipe_name(r), by.into_iter().map(|(b, f)| (b, mean_std(&f).0)).collect::<Vec<_>>()));
+            series.push((
+                recipe_name(r),
+                by.into_iter()
+                    .map(|(b, f)| (b, mean_std(&f).0))
+                    .collect::<Vec<_>>(),
+            ));
         }
         if series.is_empty() {
             continue;
         }
         let file = format!("f1-by-length-{}-{}.svg", plan.name, ds);
-        write_atomic(&fig_dir.join(&file), length_svg(&format!("{ds}: test F1 by sentence length"), &series).as_bytes())?;
+        write_atomic(
+            &fig_dir.join(&file),
+            length_svg(&format!("{ds}: test F1 by sentence length"), &series).as_bytes(),
+        )?;
         let _ = writeln!(md, "![{ds}](figures/{file})\n");
-        let _ = writeln!(md, "| recipe | {} |\n|---|{}", series[0].1.iter().map(|x| x.0.clone()).collect::<Vec<_>>().join(" | "), "---|".repeat(series[0].1.len()));
+        let _ = writeln!(
+            md,
+            "| recipe | {} |\n|---|{}",
+            series[0]
+                .1
+                .iter()
+                .map(|x| x.0.clone())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---|".repeat(series[0].1.len())
+        );
         for (name, pts) in &series {
-            let _ = writeln!(md, "| {name} | {} |", pts.iter().map(|p| format!("{:.2}", p.1)).collect::<Vec<_>>().join(" | "));
+            let _ = writeln!(
+                md,
+                "| {name} | {} |",
+                pts.iter()
+                    .map(|p| format!("{:.2}", p.1))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
         }
         md.push('\n');
     }
 
-    let weibo: Vec<&str> = datasets.iter().filter(|d| rows.iter().any(|r| &r.dataset == *d && !r.by_suffix.is_empty())).map(String::as_str).collect();
+    let weibo: Vec<&str> = datasets
+        .iter()
+        .filter(|d| {
+            rows.iter()
+                .any(|r| &r.dataset == *d && !r.by_suffix.is_empty())
+        })
+        .map(String::as_str)
+        .collect();
     if !weibo.is_empty() {
-        let _ = writeln!(md, "## Named (NAM) vs nominal (NOM) mentions\n\n| data set | recipe | NE (.NAM) F1 | NM (.NOM) F1 | overall |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "## Named (NAM) vs nominal (NOM) mentions\n\n| data set | recipe | NE (.NAM) F1 | NM (.NOM) F1 | overall |\n|---|---|---|---|---|"
+        );
         for ds in weibo {
             for r in RECIPES {
                 let v = pick(ds, r);
                 if !v.is_empty() {
-                    let get = |k: &str| v.iter().filter_map(|x| x.by_suffix.get(k).copied()).collect::<Vec<_>>();
-                    let _ = writeln!(md, "| {ds} | {} | {} | {} | {} |", recipe_name(r), fmt(&get("NAM")), fmt(&get("NOM")), fmt(&col(&v, |x| x.test_f1)));
+                    let get = |k: &str| {
+                        v.iter()
+                            .filter_map(|x| x.by_suffix.get(k).copied())
+                            .collect::<Vec<_>>()
+                    };
+                    let _ = writeln!(
+                        md,
+                        "| {ds} | {} | {} | {} | {} |",
+                        recipe_name(r),
+                        fmt(&get("NAM")),
+                        fmt(&get("NOM")),
+                        fmt(&col(&v, |x| x.test_f1))
+                    );
                 }
             }
         }
         md.push('\n');
     }
 
-    let _ = writeln!(md, "## Wall time\n\n| run | epochs | s/epoch | total s |\n|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "## Wall time\n\n| run | epochs | s/epoch | total s |\n|---|---|---|---|"
+    );
     for r in &rows {
         let epochs: Vec<String> = r.epochs.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let spe: Vec<String> = r.seconds_per_epoch.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
-        let _ = writeln!(md, "| `{}` | {} | {} | {:.0} |", r.dir.display(), epochs.join(", "), spe.join(", "), r.seconds);
+        let spe: Vec<String> = r
+            .seconds_per_epoch
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {:.0} |",
+            r.dir.display(),
+            epochs.join(", "),
+            spe.join(", "),
+            r.seconds
+        );
     }
     write_atomic(report, md.as_bytes())?;
     eprintln!("wrote {} and {}", report.display(), results.display());

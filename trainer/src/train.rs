@@ -56,7 +56,11 @@ impl Recipe {
     }
 
     fn queries(self) -> Queries {
-        if self == Recipe::NoFilter { Queries::All } else { Queries::Entities }
+        if self == Recipe::NoFilter {
+            Queries::All
+        } else {
+            Queries::Entities
+        }
     }
 }
 
@@ -145,8 +149,12 @@ fn save_model(model: &Tagger, path: &Path) -> Result<()> {
 pub fn load_model(meta: &ModelMeta, path: &Path, device: &Device) -> Result<Tagger> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     model_core::weights::load(&meta.model, bytes, device).map_err(|e| match e {
-        model_core::weights::WeightsError::Format(m) => anyhow::anyhow!("{} is not a valid weight file: {m}", path.display()),
-        model_core::weights::WeightsError::Mismatch(m) => anyhow::anyhow!("{} does not fit this model: {m}", path.display()),
+        model_core::weights::WeightsError::Format(m) => {
+            anyhow::anyhow!("{} is not a valid weight file: {m}", path.display())
+        }
+        model_core::weights::WeightsError::Mismatch(m) => {
+            anyhow::anyhow!("{} does not fit this model: {m}", path.display())
+        }
     })
 }
 
@@ -154,8 +162,14 @@ fn make_optimizer(s: &StageConfig) -> ModuleOptimizer {
     let clip = (s.clip > 0.0).then(|| GradientClippingConfig::Value(s.clip as f32));
     match s.optimizer {
         OptimizerKind::Sgd => SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new().with_momentum(s.momentum).with_dampening(0.0)))
-            .with_weight_decay((s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32)))
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(s.momentum)
+                    .with_dampening(0.0),
+            ))
+            .with_weight_decay(
+                (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32)),
+            )
             .with_gradient_clipping(clip)
             .init(),
         OptimizerKind::Adamw => AdamWConfig::new()
@@ -168,13 +182,21 @@ fn make_optimizer(s: &StageConfig) -> ModuleOptimizer {
 /// Linear warm-up over a fraction of all steps, then `lr / (1 + decay · epoch)`.
 fn learning_rate(s: &StageConfig, step: usize, epoch: usize, steps_per_epoch: usize) -> f64 {
     let warm = (s.warmup * (s.epochs * steps_per_epoch) as f64).ceil() as usize;
-    let ramp = if warm > 0 { ((step + 1) as f64 / warm as f64).min(1.0) } else { 1.0 };
+    let ramp = if warm > 0 {
+        ((step + 1) as f64 / warm as f64).min(1.0)
+    } else {
+        1.0
+    };
     s.lr * ramp / (1.0 + s.decay * epoch as f64)
 }
 
 /// Batches of similar length in a seeded random order: shuffle, sort within pools of 50
 /// batches to cut padding, then shuffle the batches.
-pub(crate) fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+pub(crate) fn epoch_batches(
+    examples: &[Example],
+    batch_size: usize,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     order.shuffle(rng);
     let mut batches = Vec::new();
@@ -205,7 +227,13 @@ fn flat_classes(batch: &Batch) -> Vec<usize> {
 }
 
 /// Mean dev InfoNCE (stage 1's selection criterion), on the model without dropout.
-fn dev_contrastive_loss(model: &Tagger, examples: &[Example], s: &StageConfig, queries: Queries, device: &Device) -> f64 {
+fn dev_contrastive_loss(
+    model: &Tagger,
+    examples: &[Example],
+    s: &StageConfig,
+    queries: Queries,
+    device: &Device,
+) -> f64 {
     let model = model.valid();
     let lens: Vec<usize> = examples.iter().map(Example::len).collect();
     let (mut total, mut n) = (0.0, 0usize);
@@ -218,11 +246,18 @@ fn dev_contrastive_loss(model: &Tagger, examples: &[Example], s: &StageConfig, q
             n += 1;
         }
     }
-    if n == 0 { f64::INFINITY } else { total / n as f64 }
+    if n == 0 {
+        f64::INFINITY
+    } else {
+        total / n as f64
+    }
 }
 
 /// Score a split with the current model: the file's own gold tags against predictions.
-pub fn score(pipeline: &Pipeline, sentences: &[model_core::data::Sentence]) -> Result<(Report, Vec<Vec<String>>)> {
+pub fn score(
+    pipeline: &Pipeline,
+    sentences: &[model_core::data::Sentence],
+) -> Result<(Report, Vec<Vec<String>>)> {
     let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
     let pred = pipeline.tags(&chars, 64);
     let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone()).collect();
@@ -251,7 +286,10 @@ impl Trainer<'_> {
         save_model(model, &dir.join(&model_file))?;
         let optim_bytes = optim.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         write_atomic(&dir.join(&optim_file), &optim_bytes)?;
-        let old = (self.state.model_file.replace(model_file), self.state.optim_file.replace(optim_file));
+        let old = (
+            self.state.model_file.replace(model_file),
+            self.state.optim_file.replace(optim_file),
+        );
         self.state.seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
         write_json(&dir.join("state.json"), &self.state)?;
         // Only after the new state points at the new files may the old ones go.
@@ -261,15 +299,27 @@ impl Trainer<'_> {
         Ok(())
     }
 
-    fn run_phase(&mut self, mut model: Tagger, phase: Phase, resume_optim: Option<PathBuf>) -> Result<Tagger> {
-        let s = if phase == Phase::Contrast { &self.cfg.stage1 } else { &self.cfg.stage2 };
+    fn run_phase(
+        &mut self,
+        mut model: Tagger,
+        phase: Phase,
+        resume_optim: Option<PathBuf>,
+    ) -> Result<Tagger> {
+        let s = if phase == Phase::Contrast {
+            &self.cfg.stage1
+        } else {
+            &self.cfg.stage2
+        };
         let recipe = self.state.recipe;
         let mut optim = make_optimizer(s);
         if let Some(p) = resume_optim {
-            let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let bytes =
+                std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
             optim = optim
                 .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                .map_err(|e| anyhow::anyhow!("{} is not a valid optimizer state: {e:?}", p.display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("{} is not a valid optimizer state: {e:?}", p.display())
+                })?;
         }
         let best_path = self.run.path(&format!("{}.bpk", phase.name()));
         let examples = &self.splits.train_examples;
@@ -277,14 +327,20 @@ impl Trainer<'_> {
         let lower_is_better = phase == Phase::Contrast;
         while self.state.epoch < s.epochs {
             let epoch = self.state.epoch;
-            let seed = self.state.seed.wrapping_mul(1_000_003) ^ ((phase as u64) << 40) ^ epoch as u64;
+            let seed =
+                self.state.seed.wrapping_mul(1_000_003) ^ ((phase as u64) << 40) ^ epoch as u64;
             let mut rng = StdRng::seed_from_u64(seed);
             self.ad.seed(seed);
             let batches = epoch_batches(examples, s.batch_size, &mut rng);
             let head_only = phase == Phase::Tagging && epoch < s.head_only_epochs;
             // The encoder does not change during a head-only epoch: one inference copy serves it.
             let frozen = head_only.then(|| model.valid());
-            let bar = ProgressBar::new(batches.len() as u64).with_prefix(format!("{} {}/{}", phase.name(), epoch + 1, s.epochs));
+            let bar = ProgressBar::new(batches.len() as u64).with_prefix(format!(
+                "{} {}/{}",
+                phase.name(),
+                epoch + 1,
+                s.epochs
+            ));
             bar.set_style(
                 ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
                     .expect("valid template")
@@ -297,7 +353,12 @@ impl Trainer<'_> {
                 lr = learning_rate(s, self.state.step, epoch, steps_per_epoch);
                 let dropped: Vec<Example>;
                 let refs: Vec<&Example> = if self.cfg.data.token_dropout > 0.0 {
-                    dropped = idx.iter().map(|&i| token_dropout(&examples[i], self.cfg.data.token_dropout, &mut rng)).collect();
+                    dropped = idx
+                        .iter()
+                        .map(|&i| {
+                            token_dropout(&examples[i], self.cfg.data.token_dropout, &mut rng)
+                        })
+                        .collect();
                     dropped.iter().collect()
                 } else {
                     idx.iter().map(|&i| &examples[i]).collect()
@@ -307,10 +368,19 @@ impl Trainer<'_> {
                 // Head-only steps run the encoder without autodiff: a detached graph would still be
                 // recorded, and Burn's graph cleanup then dominates the epoch.
                 let reps = match &frozen {
-                    Some(encoder) => Tensor::from_inner(encoder.encode(&Batch::new(&refs, &self.device))),
+                    Some(encoder) => {
+                        Tensor::from_inner(encoder.encode(&Batch::new(&refs, &self.device)))
+                    }
                     None => model.encode(&batch),
                 };
-                let contrast = |reps: Tensor<3>| info_nce(batch.gather_tokens(reps), &flat_classes(&batch), s.tau, recipe.queries());
+                let contrast = |reps: Tensor<3>| {
+                    info_nce(
+                        batch.gather_tokens(reps),
+                        &flat_classes(&batch),
+                        s.tau,
+                        recipe.queries(),
+                    )
+                };
                 // The loss tensor to differentiate and the value to report (the CRF term is a
                 // surrogate with the NLL's gradient, so its value comes from the host).
                 let loss: Option<(Tensor<1>, f64)> = match phase {
@@ -352,24 +422,44 @@ impl Trainer<'_> {
                 model = optim.step(lr, model, grads);
                 bar.inc(1);
                 let el = t0.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("loss {:.3} | {:.0} tok/s", loss_sum / loss_n as f64, tokens as f64 / el));
+                bar.set_message(format!(
+                    "loss {:.3} | {:.0} tok/s",
+                    loss_sum / loss_n as f64,
+                    tokens as f64 / el
+                ));
             }
             bar.finish_and_clear();
             let seconds = t0.elapsed().as_secs_f64();
             let dev_score = if lower_is_better {
-                dev_contrastive_loss(&model, &self.splits.dev_examples, s, recipe.queries(), &self.device)
+                dev_contrastive_loss(
+                    &model,
+                    &self.splits.dev_examples,
+                    s,
+                    recipe.queries(),
+                    &self.device,
+                )
             } else {
                 let pipeline = Pipeline::new(self.meta.clone(), &model, &self.device);
                 score(&pipeline, &self.splits.dev)?.0.overall.f1
             };
             let improved = match self.state.best {
                 None => true,
-                Some(b) => if lower_is_better { dev_score < b } else { dev_score > b },
+                Some(b) => {
+                    if lower_is_better {
+                        dev_score < b
+                    } else {
+                        dev_score > b
+                    }
+                }
             };
             let log = EpochLog {
                 phase,
                 epoch: epoch + 1,
-                train_loss: if loss_n > 0 { loss_sum / loss_n as f64 } else { 0.0 },
+                train_loss: if loss_n > 0 {
+                    loss_sum / loss_n as f64
+                } else {
+                    0.0
+                },
                 dev_score,
                 lr,
                 head_only,
@@ -401,7 +491,11 @@ impl Trainer<'_> {
             }
             self.checkpoint(&model, &optim)?;
             if self.state.bad_epochs >= s.patience {
-                self.run.log(&format!("{}: no dev improvement for {} epochs; stopping", phase.name(), s.patience));
+                self.run.log(&format!(
+                    "{}: no dev improvement for {} epochs; stopping",
+                    phase.name(),
+                    s.patience
+                ));
                 break;
             }
         }
@@ -409,7 +503,12 @@ impl Trainer<'_> {
     }
 
     fn summary(&self, phase: Phase) -> Option<PhaseSummary> {
-        let logs: Vec<&EpochLog> = self.state.history.iter().filter(|l| l.phase == phase).collect();
+        let logs: Vec<&EpochLog> = self
+            .state
+            .history
+            .iter()
+            .filter(|l| l.phase == phase)
+            .collect();
         if logs.is_empty() {
             return None;
         }
@@ -417,7 +516,12 @@ impl Trainer<'_> {
         let best = logs
             .iter()
             .fold(None::<&&EpochLog>, |b, l| match b {
-                Some(b) if (lower && b.dev_score <= l.dev_score) || (!lower && b.dev_score >= l.dev_score) => Some(b),
+                Some(b)
+                    if (lower && b.dev_score <= l.dev_score)
+                        || (!lower && b.dev_score >= l.dev_score) =>
+                {
+                    Some(b)
+                }
                 _ => Some(l),
             })
             .expect("non-empty");
@@ -439,19 +543,26 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     let (cfg, meta_opt, state) = if resuming {
         let cfg = RunConfig::load(&args.out.join("config.toml"))?;
         let meta = ModelMeta::from_json(
-            &std::fs::read_to_string(args.out.join("meta.json")).context("cannot read meta.json of the run")?,
+            &std::fs::read_to_string(args.out.join("meta.json"))
+                .context("cannot read meta.json of the run")?,
         )
         .with_context(|| format!("{}", args.out.join("meta.json").display()))?;
         let state: TrainState = read_json(&state_path)?;
         (cfg, Some(meta), Some(state))
     } else {
         if state_path.exists() {
-            bail!("{} already holds a run; pass --resume to continue it or choose another --out", args.out.display());
+            bail!(
+                "{} already holds a run; pass --resume to continue it or choose another --out",
+                args.out.display()
+            );
         }
         let cfg = match &args.config {
             Some(path) => RunConfig::load(path)?,
             // The embedded default: NerCo on Resume, the README's main job.
-            None => RunConfig::from_toml(include_str!("../../configs/resume.toml"), "configs/resume.toml (embedded)")?,
+            None => RunConfig::from_toml(
+                include_str!("../../configs/resume.toml"),
+                "configs/resume.toml (embedded)",
+            )?,
         };
         (cfg, None, None)
     };
@@ -476,7 +587,10 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         seconds: 0.0,
     });
     if resuming && (state.recipe != args.recipe || state.seed != args.seed) {
-        run.log(&format!("resuming with the run's own recipe {:?} and seed {}", state.recipe, state.seed));
+        run.log(&format!(
+            "resuming with the run's own recipe {:?} and seed {}",
+            state.recipe, state.seed
+        ));
     }
     let device = args.device.clone();
     device.seed(state.seed);
@@ -498,8 +612,15 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     let mut resume_optim = None;
     if let (true, Some(f)) = (resuming, &state.model_file) {
         model = load_model(&meta, &args.out.join("checkpoint").join(f), &ad)?;
-        resume_optim = state.optim_file.as_ref().map(|f| args.out.join("checkpoint").join(f));
-        run.log(&format!("resumed {} after epoch {}", state.phase.name(), state.epoch));
+        resume_optim = state
+            .optim_file
+            .as_ref()
+            .map(|f| args.out.join("checkpoint").join(f));
+        run.log(&format!(
+            "resumed {} after epoch {}",
+            state.phase.name(),
+            state.epoch
+        ));
     }
     let constraints = CrfConstraints::new(&meta.tags, &ad);
     let mut t = Trainer {
@@ -518,7 +639,10 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     while t.state.phase != Phase::Done {
         let phase = t.state.phase;
         model = t.run_phase(model, phase, resume_optim.take())?;
-        let pos = phases.iter().position(|&p| p == phase).expect("phase of recipe");
+        let pos = phases
+            .iter()
+            .position(|&p| p == phase)
+            .expect("phase of recipe");
         t.state.phase = phases.get(pos + 1).copied().unwrap_or(Phase::Done);
         t.state.epoch = 0;
         t.state.best = None;
@@ -528,7 +652,11 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         t.checkpoint(&model, &make_optimizer(&cfg.stage2))?;
     }
     let final_phase = *phases.last().expect("recipe has phases");
-    let best = load_model(&meta, &t.run.path(&format!("{}.bpk", final_phase.name())), &device)?;
+    let best = load_model(
+        &meta,
+        &t.run.path(&format!("{}.bpk", final_phase.name())),
+        &device,
+    )?;
     save_model(&best, &t.run.path("model.bpk"))?;
     let pipeline = Pipeline::new(meta.clone(), &best, &device);
     let (dev, _) = score(&pipeline, &splits.dev)?;

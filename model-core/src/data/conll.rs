@@ -150,10 +150,14 @@ mod tests {
     fn arbitrary_text_never_panics() {
         use rand::{Rng, SeedableRng, rngs::StdRng};
         let mut rng = StdRng::seed_from_u64(17);
-        let alphabet: Vec<char> = "高勇 \t\nBIMESO-PER.NAM\r\u{feff}😀\u{0}x".chars().collect();
+        let alphabet: Vec<char> = "高勇 \t\nBIMESO-PER.NAM\r\u{feff}😀\u{0}x"
+            .chars()
+            .collect();
         for _ in 0..2000 {
             let len = rng.random_range(0..200);
-            let s: String = (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
             let _ = parse_conll(&s, "fuzz");
         }
     }

@@ -21,8 +21,14 @@ pub enum DataError {
         tag: String,
     },
 
-    #[error("{file}:{line}: a line of {bytes} bytes; one-token-per-line data has short lines (is this the right file?)")]
-    LineTooLong { file: String, line: usize, bytes: usize },
+    #[error(
+        "{file}:{line}: a line of {bytes} bytes; one-token-per-line data has short lines (is this the right file?)"
+    )]
+    LineTooLong {
+        file: String,
+        line: usize,
+        bytes: usize,
+    },
 
     #[error("{file}:{line}: invalid UTF-8")]
     InvalidUtf8 { file: String, line: usize },

@@ -6,8 +6,8 @@
 //! (`2L - 1` rows) and gather it into the `L × L` score matrix, instead of materialising the
 //! `L × L × d` tensor FLAT builds.
 
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::module::Param;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 
@@ -87,8 +87,9 @@ pub fn distance_encoding(len: usize, d: usize, device: &Device) -> Tensor<2> {
 
 /// `idx[i, j] = (i - j) + len - 1`: the row of the distance table for each pair.
 fn distance_index(len: usize, device: &Device) -> Tensor<2, Int> {
-    let data: Vec<i64> =
-        (0..len * len).map(|k| (k / len) as i64 - (k % len) as i64 + len as i64 - 1).collect();
+    let data: Vec<i64> = (0..len * len)
+        .map(|k| (k / len) as i64 - (k % len) as i64 + len as i64 - 1)
+        .collect();
     Tensor::from_data(TensorData::new(data, [len, len]), device)
 }
 
@@ -107,19 +108,32 @@ impl RelativeAttention {
 
         let pe = distance_encoding(l, d, &device);
         let fused = relu(self.fusion.forward(Tensor::cat(vec![pe.clone(), pe], 1)));
-        let r = self.rel.forward(fused).reshape([2 * l - 1, h, hd]).swap_dims(0, 1); // [h, 2l-1, hd]
+        let r = self
+            .rel
+            .forward(fused)
+            .reshape([2 * l - 1, h, hd])
+            .swap_dims(0, 1); // [h, 2l-1, hd]
 
         let u = self.u.val().reshape([1, h, 1, hd]);
         let vb = self.v.val().reshape([1, h, 1, hd]);
         let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, l, l]
-        let by_dist = (q + vb).matmul(r.swap_dims(1, 2).unsqueeze_dim::<4>(0).expand([b, h, hd, 2 * l - 1])); // [b, h, l, 2l-1]
-        let idx = distance_index(l, &device).reshape([1, 1, l, l]).expand([b, h, l, l]);
+        let by_dist =
+            (q + vb).matmul(
+                r.swap_dims(1, 2)
+                    .unsqueeze_dim::<4>(0)
+                    .expand([b, h, hd, 2 * l - 1]),
+            ); // [b, h, l, 2l-1]
+        let idx = distance_index(l, &device)
+            .reshape([1, 1, l, l])
+            .expand([b, h, l, l]);
         let mut scores = content + by_dist.gather(3, idx);
         if self.scaled {
             scores = scores.div_scalar((hd as f64).sqrt());
         }
         let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, l, l]);
-        let attn = self.dropout.forward(softmax(scores.mask_fill(key_pad, -1e9), 3));
+        let attn = self
+            .dropout
+            .forward(softmax(scores.mask_fill(key_pad, -1e9), 3));
         let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, l, d]);
         self.out.forward(ctx)
     }

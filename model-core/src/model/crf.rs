@@ -71,7 +71,12 @@ impl Crf {
     }
 
     /// Log-partition per sentence, `[batch]`. `emissions`: `[batch, len, tags]`; `lengths` ≥ 1.
-    pub fn log_partition(&self, emissions: Tensor<3>, lengths: &[usize], c: &CrfConstraints) -> Tensor<1> {
+    pub fn log_partition(
+        &self,
+        emissions: Tensor<3>,
+        lengths: &[usize],
+        c: &CrfConstraints,
+    ) -> Tensor<1> {
         let [b, l, n] = emissions.dims();
         let device = emissions.device();
         let (trans, start, end) = self.effective(c);
@@ -85,7 +90,10 @@ impl Crf {
             if lengths.iter().all(|&len| len > t) {
                 alpha = next;
             } else {
-                let live: Vec<bool> = lengths.iter().flat_map(|&len| std::iter::repeat_n(len > t, n)).collect();
+                let live: Vec<bool> = lengths
+                    .iter()
+                    .flat_map(|&len| std::iter::repeat_n(len > t, n))
+                    .collect();
                 let live = Tensor::<2, Bool>::from_data(TensorData::new(live, [b, n]), &device);
                 alpha = alpha.mask_where(live, next);
             }
@@ -129,7 +137,9 @@ impl Crf {
             let len = v.len();
             Tensor::<1, Int>::from_data(TensorData::new(v, [len]), &device)
         };
-        let floats = |v: Vec<f32>, shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, shape), &device);
+        let floats = |v: Vec<f32>, shape: [usize; 2]| {
+            Tensor::<2>::from_data(TensorData::new(v, shape), &device)
+        };
         let emit = emissions
             .reshape([b * l * n])
             .select(0, ints(emit_idx))
@@ -162,26 +172,49 @@ impl Crf {
     /// whose gradient equals the NLL's (`Σ emissions · (marginals − gold)` plus the same for
     /// transitions, start and end) and the NLL's value. One read-back and four products replace
     /// the `len`-step autodiff graph of [`Crf::nll`], which dominates a training step otherwise.
-    pub fn nll_fast(&self, emissions: Tensor<3>, tags: &[Vec<usize>], c: &CrfConstraints) -> (Tensor<1>, f64) {
+    pub fn nll_fast(
+        &self,
+        emissions: Tensor<3>,
+        tags: &[Vec<usize>],
+        c: &CrfConstraints,
+    ) -> (Tensor<1>, f64) {
         let [b, l, n] = emissions.dims();
         let device = emissions.device();
-        let em: Vec<f32> = emissions.clone().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 emissions");
+        let em: Vec<f32> = emissions
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 emissions");
         let (transitions, start, end) = self.export(c);
-        let host = crate::decode::CrfScores { n_tags: n, transitions, start, end };
+        let host = crate::decode::CrfScores {
+            n_tags: n,
+            transitions,
+            start,
+            end,
+        };
         let mut d_em = vec![0f32; b * l * n];
         let (mut d_tr, mut d_st, mut d_en) = (vec![0f64; n * n], vec![0f64; n], vec![0f64; n]);
         let mut nll = 0.0;
         for (s, gold) in tags.iter().enumerate() {
             let len = gold.len();
             let off = s * l * n;
-            nll += host.nll_gradients(&em[off..off + len * n], gold, &mut d_em[off..off + len * n], &mut d_tr, &mut d_st, &mut d_en);
+            nll += host.nll_gradients(
+                &em[off..off + len * n],
+                gold,
+                &mut d_em[off..off + len * n],
+                &mut d_tr,
+                &mut d_st,
+                &mut d_en,
+            );
         }
         let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let (trans, start, end) = self.effective(c);
-        let surrogate = (emissions * Tensor::<3>::from_data(TensorData::new(d_em, [b, l, n]), &device)).sum()
-            + (trans * Tensor::<2>::from_data(TensorData::new(f(d_tr), [n, n]), &device)).sum()
-            + (start * Tensor::<1>::from_data(TensorData::new(f(d_st), [n]), &device)).sum()
-            + (end * Tensor::<1>::from_data(TensorData::new(f(d_en), [n]), &device)).sum();
+        let surrogate =
+            (emissions * Tensor::<3>::from_data(TensorData::new(d_em, [b, l, n]), &device)).sum()
+                + (trans * Tensor::<2>::from_data(TensorData::new(f(d_tr), [n, n]), &device)).sum()
+                + (start * Tensor::<1>::from_data(TensorData::new(f(d_st), [n]), &device)).sum()
+                + (end * Tensor::<1>::from_data(TensorData::new(f(d_en), [n]), &device)).sum();
         (surrogate, nll)
     }
 
@@ -207,24 +240,50 @@ mod tests {
         let tags = TagSet::new(Scheme::Bio, ["LOC".into(), "PER".into()]);
         let n = tags.len();
         let crf = Crf {
-            transitions: Param::from_tensor(Tensor::random([n, n], Distribution::Normal(0.0, 1.0), &device)),
+            transitions: Param::from_tensor(Tensor::random(
+                [n, n],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )),
             start: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
             end: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
         };
         let c = CrfConstraints::new(&tags, &device);
         let (t, s, e) = crf.export(&c);
-        let host = CrfScores { n_tags: n, transitions: t, start: s, end: e };
+        let host = CrfScores {
+            n_tags: n,
+            transitions: t,
+            start: s,
+            end: e,
+        };
         let lengths = [4usize, 1, 3];
         let l = 4;
         let em = Tensor::<3>::random([3, l, n], Distribution::Normal(0.0, 2.0), &device);
         let em_host: Vec<f32> = em.clone().into_data().try_to_vec::<f32>().unwrap();
-        let log_z: Vec<f32> = crf.log_partition(em.clone(), &lengths, &c).into_data().try_to_vec::<f32>().unwrap();
-        let gold: Vec<Vec<usize>> = lengths.iter().map(|&len| (0..len).map(|t| [1, 2, 3, 0][t]).collect()).collect();
-        let score: Vec<f32> = crf.sequence_score(em, &gold, &c).into_data().try_to_vec::<f32>().unwrap();
+        let log_z: Vec<f32> = crf
+            .log_partition(em.clone(), &lengths, &c)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let gold: Vec<Vec<usize>> = lengths
+            .iter()
+            .map(|&len| (0..len).map(|t| [1, 2, 3, 0][t]).collect())
+            .collect();
+        let score: Vec<f32> = crf
+            .sequence_score(em, &gold, &c)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (b, &len) in lengths.iter().enumerate() {
             let e = &em_host[b * l * n..(b * l + len) * n];
-            assert!((log_z[b] as f64 - host.log_partition(e)).abs() < 1e-3, "log Z of sentence {b}");
-            assert!((score[b] - host.path_score(e, &gold[b])).abs() < 1e-3, "score of sentence {b}");
+            assert!(
+                (log_z[b] as f64 - host.log_partition(e)).abs() < 1e-3,
+                "log Z of sentence {b}"
+            );
+            assert!(
+                (score[b] - host.path_score(e, &gold[b])).abs() < 1e-3,
+                "score of sentence {b}"
+            );
         }
     }
 
@@ -236,19 +295,27 @@ mod tests {
         let n = tags.len();
         let c = CrfConstraints::new(&tags, &device);
         let mk = || Crf {
-            transitions: Param::from_tensor(Tensor::random([n, n], Distribution::Normal(0.0, 1.0), &device)),
+            transitions: Param::from_tensor(Tensor::random(
+                [n, n],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )),
             start: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
             end: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
         };
         let crf = mk();
-        let em = Tensor::<3>::random([2, 5, n], Distribution::Normal(0.0, 2.0), &device).require_grad();
+        let em =
+            Tensor::<3>::random([2, 5, n], Distribution::Normal(0.0, 2.0), &device).require_grad();
         let gold = vec![vec![0, 1, 3, 4, 0], vec![8, 0, 5, 7]];
         let slow = crf.nll(em.clone(), &gold, &c);
         let slow_value = slow.clone().into_scalar::<f32>() as f64;
         let g_slow = slow.backward();
         let (fast, fast_value) = crf.nll_fast(em.clone(), &gold, &c);
         let g_fast = fast.backward();
-        assert!((slow_value - fast_value).abs() < 1e-2 * slow_value.abs().max(1.0), "{slow_value} vs {fast_value}");
+        assert!(
+            (slow_value - fast_value).abs() < 1e-2 * slow_value.abs().max(1.0),
+            "{slow_value} vs {fast_value}"
+        );
         let v = |t: Option<Tensor<3>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
         let (a, b) = (v(em.grad(&g_slow)), v(em.grad(&g_fast)));
         // Padding positions of the shorter sentence get no gradient from either.
@@ -256,7 +323,10 @@ mod tests {
             assert!((x - y).abs() < 1e-3, "emission gradients {x} vs {y}");
         }
         let w = |t: Option<Tensor<2>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
-        for (x, y) in w(crf.transitions.val().grad(&g_slow)).iter().zip(&w(crf.transitions.val().grad(&g_fast))) {
+        for (x, y) in w(crf.transitions.val().grad(&g_slow))
+            .iter()
+            .zip(&w(crf.transitions.val().grad(&g_fast)))
+        {
             assert!((x - y).abs() < 1e-3, "transition gradients {x} vs {y}");
         }
     }
@@ -272,7 +342,12 @@ mod tests {
         let nll = crf.nll(em.clone(), &gold, &c);
         // Uniform scores: NLL = log(number of allowed paths) > 0.
         assert!(nll.clone().into_scalar::<f32>() > 0.0);
-        let g: Vec<f32> = em.grad(&nll.backward()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let g: Vec<f32> = em
+            .grad(&nll.backward())
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         // The gradient pushes gold tags up (negative gradient on the NLL).
         assert!(g[1] < 0.0 && g[3 + 2] < 0.0 && g[6] < 0.0);
     }

@@ -1,6 +1,8 @@
 //! Character and bigram embeddings, concatenated and projected to the model width.
 
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
+};
 use burn::prelude::*;
 
 #[derive(Config, Debug)]
@@ -28,7 +30,10 @@ impl CharBigramEmbeddingConfig {
     pub fn init(&self, device: &Device) -> CharBigramEmbedding {
         // Unit-variance embeddings dwarf everything after a projection; FLAT-sized vectors are
         // small, so start them that way.
-        let init = Initializer::Normal { mean: 0.0, std: 0.1 };
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.1,
+        };
         CharBigramEmbedding {
             chars: EmbeddingConfig::new(self.n_chars, self.char_dim)
                 .with_initializer(init.clone())
@@ -45,7 +50,10 @@ impl CharBigramEmbeddingConfig {
 impl CharBigramEmbedding {
     /// `[batch, len]` ids → `[batch, len, d_model]`.
     pub fn forward(&self, chars: Tensor<2, Int>, bigrams: Tensor<2, Int>) -> Tensor<3> {
-        let x = Tensor::cat(vec![self.chars.forward(chars), self.bigrams.forward(bigrams)], 2);
+        let x = Tensor::cat(
+            vec![self.chars.forward(chars), self.bigrams.forward(bigrams)],
+            2,
+        );
         self.proj.forward(self.dropout.forward(x))
     }
 }

@@ -66,7 +66,9 @@ impl EncoderLayer {
     pub fn forward(&self, x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
         let a = self.attention.forward(x.clone(), pad);
         let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
-        let f = self.ff_out.forward(self.dropout_ff.forward(relu(self.ff_in.forward(x.clone()))));
+        let f = self
+            .ff_out
+            .forward(self.dropout_ff.forward(relu(self.ff_in.forward(x.clone()))));
         self.norm_ff.forward(x + self.dropout_residual.forward(f))
     }
 }

@@ -73,7 +73,9 @@ impl TaggerConfig {
 impl Tagger {
     /// Token representations `[batch, len, d_model]`: what stage 1 contrasts.
     pub fn encode(&self, batch: &Batch) -> Tensor<3> {
-        let x = self.embed.forward(batch.chars.clone(), batch.bigrams.clone());
+        let x = self
+            .embed
+            .forward(batch.chars.clone(), batch.bigrams.clone());
         self.encoder.forward(x, batch.pad.clone())
     }
 
@@ -83,8 +85,14 @@ impl Tagger {
     }
 
     /// The CRF loss by host forward–backward: a scalar with the NLL's gradient, and the NLL.
-    pub fn nll_fast(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> (Tensor<1>, f64) {
-        self.crf.nll_fast(self.emissions(reps), &batch.tags, constraints)
+    pub fn nll_fast(
+        &self,
+        reps: Tensor<3>,
+        batch: &Batch,
+        constraints: &CrfConstraints,
+    ) -> (Tensor<1>, f64) {
+        self.crf
+            .nll_fast(self.emissions(reps), &batch.tags, constraints)
     }
 
     /// Summed CRF negative log-likelihood of the batch's gold tags.
