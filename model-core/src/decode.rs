@@ -22,7 +22,10 @@ impl CrfScores {
     /// Score of one tag sequence: emissions `[len * n_tags]`.
     pub fn path_score(&self, emissions: &[f32], tags: &[usize]) -> f32 {
         let n = self.n_tags;
-        let mut s = self.start[tags[0]] + self.end[*tags.last().unwrap()];
+        let (Some(&first), Some(&last)) = (tags.first(), tags.last()) else {
+            return 0.0;
+        };
+        let mut s = self.start[first] + self.end[last];
         for (t, &tag) in tags.iter().enumerate() {
             s += emissions[t * n + tag];
             if t > 0 {

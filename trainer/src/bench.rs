@@ -210,65 +210,6 @@ pub fn info_nce_per_class(reps: Tensor<2>, classes: &[usize], tau: f64) -> Optio
     total
 }
 
-/// A candidate for `model_core::loss::info_nce` (not used by training): the same loss, but the
-/// softplus and the pair weights are evaluated only at the positive pairs (gathered from the
-/// flattened `Q × N` block) instead of over the whole block, and no dense weight matrix is
-/// uploaded. Only the negatives mask stays dense.
-pub fn info_nce_positive_pairs(reps: Tensor<2>, classes: &[usize], tau: f64) -> Option<Tensor<1>> {
-    let [n, _] = reps.dims();
-    let device = reps.device();
-    let n_classes = classes.iter().max().map_or(0, |m| m + 1);
-    let mut count = vec![0usize; n_classes];
-    for &c in classes {
-        count[c] += 1;
-    }
-    let weight = |c: usize| {
-        let k = count[c];
-        if c != NON_ENTITY && k >= 2 && n > k {
-            1.0 / (k * (k - 1)) as f32
-        } else {
-            0.0
-        }
-    };
-    let query_rows: Vec<usize> = (0..n).filter(|&i| weight(classes[i]) > 0.0).collect();
-    if query_rows.is_empty() {
-        return None;
-    }
-    let q = query_rows.len();
-    let mut not_neg = vec![false; q * n];
-    let (mut pair_row, mut pair_flat, mut pair_w) = (Vec::new(), Vec::new(), Vec::new());
-    for (r, &i) in query_rows.iter().enumerate() {
-        let c = classes[i];
-        for (j, &cj) in classes.iter().enumerate() {
-            if cj == c {
-                not_neg[r * n + j] = true;
-                if j != i {
-                    pair_row.push(r as i64);
-                    pair_flat.push((r * n + j) as i64);
-                    pair_w.push(weight(c));
-                }
-            }
-        }
-    }
-    let pairs = pair_w.len();
-    let norm = reps.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
-    let h = reps / norm;
-    let idx = ints(query_rows.iter().map(|&i| i as i64).collect(), &device);
-    let sim = h
-        .clone()
-        .select(0, idx)
-        .matmul(h.transpose())
-        .div_scalar(tau); // [q, n]
-    let mask = Tensor::<2, Bool>::from_data(TensorData::new(not_neg, [q, n]), &device);
-    let lse =
-        model_core::model::crf::log_sum_exp(sim.clone().mask_fill(mask, -1e30), 1).reshape([q]);
-    let x = lse.select(0, ints(pair_row, &device))
-        - sim.reshape([q * n]).select(0, ints(pair_flat, &device));
-    let softplus = x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p();
-    let w = Tensor::<1>::from_data(TensorData::new(pair_w, [pairs]), &device);
-    Some((softplus * w).sum())
-}
-
 fn infonce(device: &Device) -> Result<String> {
     let ad = device.clone().autodiff();
     ad.seed(7);
@@ -283,15 +224,13 @@ fn infonce(device: &Device) -> Result<String> {
          *Vectorised* is `model_core::loss::info_nce` (one `Q × N` similarity block); *per-class* is \
          the reference's form (`info_nce_per_class` in bench.rs: per class a `P × (P−1) × (1+N)` \
          logits tensor, log-softmax, mean, summed over classes). Both losses are checked against the \
-         f64 per-pair `info_nce_naive`. *Candidate* is `info_nce_positive_pairs` in bench.rs, a proposed \
-         change to `info_nce` (softplus and weights only at the gathered positive pairs instead of \
-         the whole `Q × N` block). Median of {REPS} alternating repetitions.\n"
+         f64 per-pair `info_nce_naive`. Median of {REPS} alternating repetitions.\n"
     )?;
     writeln!(
         out,
-        "| tokens N | entity tokens | vectorised ms | per-class ms | speed-up | candidate ms (speed-up) | loss (vec / per-class / naive f64) | load |"
+        "| tokens N | entity tokens | vectorised ms | per-class ms | speed-up | loss (vec / per-class / naive f64) | load |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
     for &n in &sizes {
         let mut rng = StdRng::seed_from_u64(n as u64);
         let classes: Vec<usize> = (0..n)
@@ -327,46 +266,29 @@ fn infonce(device: &Device) -> Result<String> {
             let _ = host_f32(x.grad(&g).expect("gradient"));
             (ms(t), v)
         };
-        let run_pos = || {
-            let x = leaf();
-            let t = Instant::now();
-            let l =
-                info_nce_positive_pairs(x.clone(), &classes, tau).expect("a contributing class");
-            let v = l.clone().into_scalar::<f32>() as f64;
-            let g = l.backward();
-            let _ = host_f32(x.grad(&g).expect("gradient"));
-            (ms(t), v)
-        };
         // Warm-up, then alternate.
         let (_, v_vec) = run_vec();
         let (_, v_ref) = run_ref();
-        let (_, v_pos) = run_pos();
-        let (mut tv, mut tr, mut tp) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut tv, mut tr) = (Vec::new(), Vec::new());
         for _ in 0..REPS {
             tv.push(run_vec().0);
             tr.push(run_ref().0);
-            tp.push(run_pos().0);
         }
-        for (name, v) in [
-            ("vectorised", v_vec),
-            ("per-class", v_ref),
-            ("positive-pairs", v_pos),
-        ] {
+        for (name, v) in [("vectorised", v_vec), ("per-class", v_ref)] {
             if (v - naive).abs() > 1e-3 * naive.abs().max(1.0) {
                 bail!("{name} InfoNCE {v} differs from the per-pair reference {naive} at N = {n}");
             }
         }
         let entities = classes.iter().filter(|&&c| c != NON_ENTITY).count();
-        let (mv, mr, mp) = (median(&tv), median(&tr), median(&tp));
+        let (mv, mr) = (median(&tv), median(&tr));
         eprintln!(
-            "infonce N={n}: vec {mv:.1} ms, per-class {mr:.1} ms ({:.1}x), positive-pairs {mp:.1} ms",
+            "infonce N={n}: vec {mv:.1} ms, per-class {mr:.1} ms ({:.1}x)",
             mr / mv
         );
         writeln!(
             out,
-            "| {n} | {entities} | {mv:.1} | {mr:.1} | **{:.1}×** | {mp:.1} ({:.1}×) | {v_vec:.4} / {v_ref:.4} / {naive:.4} | {} |",
+            "| {n} | {entities} | {mv:.1} | {mr:.1} | **{:.1}×** | {v_vec:.4} / {v_ref:.4} / {naive:.4} | {} |",
             mr / mv,
-            mr / mp,
             load_avg()
         )?;
     }

@@ -176,23 +176,24 @@ fn length_svg(title: &str, series: &[(String, Vec<(String, f64)>)]) -> String {
     );
     for (k, (name, pts)) in series.iter().enumerate() {
         let c = colors[k % colors.len()];
-        let coords: Vec<String> = pts
+        let points: Vec<(f64, f64)> = pts
             .iter()
-            .filter_map(|(b, v)| {
-                buckets
-                    .iter()
-                    .position(|x| x == b)
-                    .map(|i| format!("{:.1},{:.1}", x(i), y(*v)))
-            })
+            .filter_map(|(b, v)| buckets.iter().position(|x| x == b).map(|i| (x(i), y(*v))))
+            .collect();
+        let line: Vec<String> = points
+            .iter()
+            .map(|(px, py)| format!("{px:.1},{py:.1}"))
             .collect();
         let _ = writeln!(
             s,
             "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>",
-            coords.join(" ")
+            line.join(" ")
         );
-        for p in &coords {
-            let (px, py) = p.split_once(',').unwrap();
-            let _ = writeln!(s, "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{c}\"/>");
+        for (px, py) in &points {
+            let _ = writeln!(
+                s,
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{c}\"/>"
+            );
         }
         let ly = top + 16.0 * k as f64 + 10.0;
         let _ = writeln!(
