@@ -9,7 +9,9 @@
 #   5. run tests/browser/test.mjs in headless Chromium (node --test): entities equal
 #      `nerco predict`, the viewer draws, screenshots + timings in $OUT_DIR.
 # NERCO_WEBGPU=1 also runs the WebGPU path on Chromium's software adapter. SKIP_INSTALL=1 and
-# SKIP_BUILD=1 skip steps 1 and 3.
+# SKIP_BUILD=1 skip steps 1 and 3. WEB_BUILD=ci builds with the quick `wasm-ci` Cargo profile
+# instead (opt-level 1, no LTO, no wasm-opt): the same code, a fraction of the cold build time,
+# plenty fast for the tiny test model; `.ci/run` uses it.
 set -euo pipefail
 source "$(dirname "$0")/web-env.sh"
 cd "$ROOT"
@@ -39,8 +41,13 @@ if [ ! -f "$RUNS/tiny-base/model.bpk" ]; then
   nice -n 19 "$NERCO" train --config configs/tiny.toml --recipe no-contrast --out "$RUNS/tiny-base" > "$RUNS/tiny-base.log" 2>&1
 fi
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  step "trunk build --release"
-  scripts/build-web.sh
+  if [ "${WEB_BUILD:-release}" = ci ]; then
+    step "trunk build --cargo-profile wasm-ci"
+    nice -n 19 trunk build --release false --cargo-profile wasm-ci
+  else
+    step "trunk build --release"
+    scripts/build-web.sh
+  fi
 fi
 step "exporting the test model into dist/"
 rm -rf dist/static/models/tiny-test

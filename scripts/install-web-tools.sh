@@ -17,9 +17,14 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
 # The two cargo-installed tools are build-time helpers whose own speed hardly matters: compile
-# them with a light profile (≈ 1/3 less build time than their release profile, measured here).
-FAST_TOOL_BUILD="env CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_INCREMENTAL=0"
+# them with a light profile (opt-level 1: ≈ 1/3 less build time than their release profile,
+# measured here). trunk only orchestrates, so it gets opt-level 0; wasm-bindgen rewrites a large
+# module and keeps opt-level 1.
+light_build() {
+  env CARGO_PROFILE_RELEASE_OPT_LEVEL="$1" CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_INCREMENTAL=0 \
+    "${@:2}"
+}
 
 log() { printf '[install-web-tools %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
@@ -70,7 +75,7 @@ if command -v wasm-bindgen >/dev/null 2>&1 && wasm-bindgen --version | grep -q "
   log "wasm-bindgen-cli: present ($(wasm-bindgen --version))"
 else
   log "wasm-bindgen-cli: installing $WB_VERSION"
-  $NICE $FAST_TOOL_BUILD cargo install wasm-bindgen-cli --version "$WB_VERSION"
+  light_build 1 $NICE cargo install wasm-bindgen-cli --version "$WB_VERSION"
 fi
 
 # 5. trunk (≈ 28 min on 2 cores)
@@ -78,7 +83,7 @@ if command -v trunk >/dev/null 2>&1 && trunk --version | grep -q " $TRUNK_VERSIO
   log "trunk: present ($(trunk --version))"
 else
   log "trunk: installing $TRUNK_VERSION"
-  $NICE $FAST_TOOL_BUILD cargo install trunk --version "$TRUNK_VERSION" --locked
+  light_build 0 $NICE cargo install trunk --version "$TRUNK_VERSION" --locked
 fi
 
 log "done"

@@ -259,3 +259,60 @@ fn the_independent_scorer_passes_its_own_tests() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_experiment_grid_runs_in_parallel_then_skips_finished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tiny config with short schedules, so four runs take seconds.
+    let tiny = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    let short = tiny
+        .replace("epochs = 60", "epochs = 4")
+        .replace("epochs = 3", "epochs = 2");
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, short).unwrap();
+    let runs = dir.path().join("runs");
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "name = \"t\"\nseeds = [1, 2]\nruns = {:?}\n[[dataset]]\nconfig = {:?}\nrecipes = [\"nerco\", \"no-contrast\"]\n",
+            runs.to_str().unwrap(),
+            cfg.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("RESULTS.md");
+    let results = dir.path().join("results.json");
+    let args = [
+        "experiment",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--report",
+        report.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    ok(nerco(&args));
+    for cell in [
+        "tiny-nerco-1",
+        "tiny-nerco-2",
+        "tiny-no-contrast-1",
+        "tiny-no-contrast-2",
+    ] {
+        let m = read_json(&runs.join(cell).join("metrics.json"));
+        assert!(m["test"]["overall"]["f1"].as_f64().is_some(), "{cell}");
+        // Each child's output went to its own log beside the run directory.
+        let log = std::fs::read_to_string(runs.join(format!("{cell}.log"))).unwrap();
+        assert!(log.contains("test P"), "{cell} log: {log}");
+    }
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("no-contrast"), "{md}");
+
+    // A second call finds every run finished and only rewrites the report.
+    let again = nerco(&args);
+    let err = String::from_utf8_lossy(&again.stderr).to_string();
+    assert!(again.status.success(), "{err}");
+    assert_eq!(err.matches("done, skipped").count(), 4, "{err}");
+}

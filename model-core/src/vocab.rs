@@ -66,6 +66,13 @@ impl Vocab {
     pub fn token(&self, id: usize) -> &str {
         &self.tokens[id]
     }
+
+    /// The `n` first ids (padding and unknown always kept): as ids are ordered by frequency,
+    /// the `n − 2` most frequent tokens; the others become unknown.
+    pub fn truncated(&self, n: usize) -> Self {
+        let n = n.max(2).min(self.tokens.len());
+        Self::from(self.tokens[..n].to_vec())
+    }
 }
 
 /// The bigram starting at each character: `c_i c_{i+1}`, and `c_n </s>` at the end.
@@ -120,6 +127,17 @@ impl Vocabs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncating_keeps_the_most_frequent_tokens() {
+        let v = Vocab::build(["a", "b", "b", "c", "c", "c"].map(String::from), 1);
+        let t = v.truncated(3);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.id("c"), 2);
+        assert_eq!(t.id("b"), UNK);
+        assert_eq!(v.truncated(0).len(), 2);
+        assert_eq!(v.truncated(99).len(), v.len());
+    }
 
     #[test]
     fn rare_and_unseen_tokens_map_to_unk() {

@@ -22,6 +22,15 @@ impl Backend {
         }
     }
 
+    /// The `--backend` value that selects this backend.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
     pub fn device(self) -> Result<Device> {
         match self {
             Backend::Cpu => Ok(Device::flex()),

@@ -4,6 +4,7 @@
 //! - `meta.json`: [`ModelMeta`] (config, vocabularies, tag set, max length);
 //! - `weights.bpk`: the tagger's weights (burnpack);
 //! - `metrics.json`: the run's metrics;
+//! - `bundle.json`: the bundle's precision, bigram count, size and its own test F1;
 //! - `embeddings.json` + `emb-<view>.f16`: encoder outputs for a sample of test tokens from up to
 //!   three models (`baseline` = no-contrast, `stage1` = NerCo after stage 1, `stage2` = NerCo
 //!   final), little-endian f16, `tokens × dim` row-major, with each token's char, gold tag and
@@ -11,14 +12,14 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::load_model;
+use crate::train::{load_model, score};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 use model_core::batch::{Batch, Example};
 use model_core::data::{Sentence, read_conll, semantic_class};
 use model_core::model::Tagger;
-use model_core::pipeline::{ModelMeta, split_long};
+use model_core::pipeline::{ModelMeta, Pipeline, split_long};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +118,20 @@ pub struct ExportArgs<'a> {
     pub sample_tokens: usize,
     /// Store the weights as f16.
     pub half: bool,
+    /// Keep only the most frequent bigrams (the rest read as unknown).
+    pub max_bigrams: Option<usize>,
+}
+
+/// What the bundle's own weights score on the test set, next to the run's model: the cost of
+/// f16 and of bigram pruning, measured at every export.
+#[derive(Serialize)]
+struct BundleInfo {
+    weights: &'static str,
+    bigrams: usize,
+    bigrams_in_run: usize,
+    weights_bytes: usize,
+    test_f1_run: f64,
+    test_f1_bundle: f64,
 }
 
 pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
@@ -126,18 +141,45 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         bail!("{} has no model.bpk: finish the run first", a.run.display());
     }
     std::fs::create_dir_all(a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    write_json(&a.out.join("meta.json"), &meta)?;
+    let run_model = load_model(&meta, &weights, device)?;
+    let mut bundle_meta = meta.clone();
+    let mut model = run_model.clone();
+    if let Some(n) = a.max_bigrams {
+        bundle_meta.vocabs.bigrams = meta.vocabs.bigrams.truncated(n);
+        bundle_meta.model.n_bigrams = bundle_meta.vocabs.bigrams.len();
+        model.embed = model.embed.keep_bigrams(bundle_meta.model.n_bigrams);
+    }
     // Half precision halves the page weight; `weights::load` casts back to f32.
-    let model = load_model(&meta, &weights, device)?;
-    write_atomic(
-        &a.out.join("weights.bpk"),
-        &model_core::weights::to_bytes(&model, a.half)?,
-    )?;
+    let bytes = model_core::weights::to_bytes(&model, a.half)?;
+    let cfg = RunConfig::load(&a.run.join("config.toml"))?;
+    let test = read_conll(&cfg.data.test)?;
+    let (run_report, _) = score(&Pipeline::new(meta.clone(), &run_model, device), &test)?;
+    let bundle = Pipeline::from_bytes(bundle_meta.clone(), bytes.clone(), device)
+        .context("reloading the bundle's weights")?;
+    let (bundle_report, _) = score(&bundle, &test)?;
+    let info = BundleInfo {
+        weights: if a.half { "f16" } else { "f32" },
+        bigrams: bundle_meta.model.n_bigrams,
+        bigrams_in_run: meta.model.n_bigrams,
+        weights_bytes: bytes.len(),
+        test_f1_run: run_report.overall.f1,
+        test_f1_bundle: bundle_report.overall.f1,
+    };
+    eprintln!(
+        "bundle weights {} ({} bytes, {} of {} bigrams): test F1 {:.2} (run's model {:.2})",
+        info.weights,
+        info.weights_bytes,
+        info.bigrams,
+        info.bigrams_in_run,
+        info.test_f1_bundle,
+        info.test_f1_run
+    );
+    write_json(&a.out.join("meta.json"), &bundle_meta)?;
+    write_atomic(&a.out.join("weights.bpk"), &bytes)?;
+    write_json(&a.out.join("bundle.json"), &info)?;
     if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }
-    let cfg = RunConfig::load(&a.run.join("config.toml"))?;
-    let test = read_conll(&cfg.data.test)?;
     let sentences = sample(&test, meta.max_len, a.sample_tokens);
     let mut views: Vec<(String, PathBuf, PathBuf)> = Vec::new();
     if let Some(b) = a.baseline {

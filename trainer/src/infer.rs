@@ -173,3 +173,87 @@ pub fn predict(
     out.flush()?;
     Ok(())
 }
+
+/// Property tests of `predict`'s text path: any text (emoji, control characters, combining marks,
+/// lines far longer than the model's window) is read into sentences and tagged without a panic,
+/// every character gets a tag, and every entity is a real slice of its sentence.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use model_core::data::Scheme;
+    use model_core::model::TaggerConfig;
+    use model_core::pipeline::FORMAT_VERSION;
+    use model_core::tags::TagSet;
+    use model_core::vocab::Vocabs;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// A small random model (entities appear: its tags are untrained) with a 7-character window,
+    /// so long lines are split and re-joined.
+    fn pipeline() -> &'static Pipeline {
+        static P: OnceLock<Pipeline> = OnceLock::new();
+        P.get_or_init(|| {
+            let device = Device::flex();
+            device.seed(3);
+            let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海", "😀 ok"]
+                .iter()
+                .map(|s| s.chars().collect())
+                .collect();
+            let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+            let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
+            let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+                .with_d_model(16)
+                .with_n_heads(2)
+                .with_char_dim(8)
+                .with_bigram_dim(8);
+            let tagger = model.init(&device);
+            let meta = ModelMeta {
+                format_version: FORMAT_VERSION,
+                model,
+                vocabs,
+                tags,
+                max_len: 7,
+            };
+            Pipeline::new(meta, &tagger, &device)
+        })
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => "[张三李四北京上海大学在去。，！a-z0-9 ]{0,30}",
+                1 => "\\PC{0,20}",
+                1 => "[\\u{0}-\\u{1f}\\u{7f}\\u{200b}\\u{feff}\\u{301}\\u{1F600}-\\u{1F64F}]{0,10}",
+                1 => (1usize..40).prop_map(|k| "北京大学".repeat(k)),
+                1 => "[a-z]{1,3} [BIO]-PER",
+            ],
+            0..8,
+        )
+        .prop_map(|lines| lines.join("\n"))
+    }
+
+    fn check(input: &str, format: InputFormat) -> Result<(), TestCaseError> {
+        let sentences = read_sentences(input, format);
+        let p = pipeline();
+        let tags = p.tags(&sentences, 4);
+        prop_assert_eq!(tags.len(), sentences.len());
+        for (s, t) in sentences.iter().zip(&tags) {
+            prop_assert_eq!(s.len(), t.len());
+        }
+        for (s, ents) in sentences.iter().zip(p.entities(&sentences, 4)) {
+            for e in ents {
+                prop_assert!(e.start < e.end && e.end <= s.len());
+                prop_assert_eq!(e.text, s[e.start..e.end].iter().collect::<String>());
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_tagged_without_panicking(input in text()) {
+            check(&input, InputFormat::Text)?;
+            check(&input, InputFormat::Conll)?;
+        }
+    }
+}

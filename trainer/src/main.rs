@@ -1,5 +1,6 @@
 //! `nerco`: train, evaluate and apply NerCo Chinese NER models.
 
+mod alloc;
 mod backend;
 mod bench;
 mod config;
@@ -91,6 +92,10 @@ enum Command {
         /// Store the weights in f32 (default: f16, half the size).
         #[arg(long)]
         full_precision: bool,
+        /// Keep only the N most frequent bigrams (smaller page weight; bundle.json reports the
+        /// test F1 it costs).
+        #[arg(long)]
+        max_bigrams: Option<usize>,
     },
     /// Run a grid of data set × recipe × seed (resumable) and write the report.
     Experiment {
@@ -104,6 +109,10 @@ enum Command {
         report: PathBuf,
         #[arg(long, default_value = "docs/results.json")]
         results: PathBuf,
+        /// Runs at a time, each a child `nerco train` with cores/jobs threads: on 2 cores two
+        /// 1-thread runs finish a grid sooner than one 2-thread run (docs/BENCHMARKS.md).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
     },
     /// Benchmarks: training throughput, InfoNCE forms, inference, CRF cost vs length.
     Bench {
@@ -129,6 +138,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    alloc::tune();
     let cli = Cli::parse();
     let device = cli.backend.device()?;
     match cli.command {
@@ -145,21 +155,11 @@ fn main() -> Result<()> {
                     let stem = c
                         .file_stem()
                         .map_or("run".into(), |s| s.to_string_lossy().to_string());
-                    PathBuf::from("runs").join(format!(
-                        "{stem}-{}-{seed}",
-                        serde_json::to_value(recipe)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default()
-                    ))
+                    PathBuf::from("runs").join(format!("{stem}-{}-{seed}", recipe.name()))
                 }
-                (None, None) => PathBuf::from("runs").join(format!(
-                    "resume-{}-{seed}",
-                    serde_json::to_value(recipe)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default()
-                )),
+                (None, None) => {
+                    PathBuf::from("runs").join(format!("resume-{}-{seed}", recipe.name()))
+                }
             };
             train::train(train::TrainArgs {
                 config,
@@ -199,6 +199,7 @@ fn main() -> Result<()> {
             baseline,
             sample_tokens,
             full_precision,
+            max_bigrams,
         } => export::export(
             export::ExportArgs {
                 run: &run,
@@ -206,6 +207,7 @@ fn main() -> Result<()> {
                 baseline: baseline.as_deref(),
                 sample_tokens,
                 half: !full_precision,
+                max_bigrams,
             },
             &device,
         )?,
@@ -214,11 +216,13 @@ fn main() -> Result<()> {
             report_only,
             report,
             results,
+            jobs,
         } => experiment::run(experiment::ExperimentArgs {
             plan: &plan,
             report_only,
             report: &report,
             results: &results,
+            jobs,
             backend: cli.backend,
         })?,
         Command::Bench { suite, report } => bench::run(suite.as_deref(), &report, &device)?,

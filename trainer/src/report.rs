@@ -62,10 +62,7 @@ fn fmt(v: &[f64]) -> String {
 }
 
 fn recipe_name(r: Recipe) -> String {
-    serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+    r.name().to_string()
 }
 
 const RECIPES: [Recipe; 4] = [
@@ -76,12 +73,7 @@ const RECIPES: [Recipe; 4] = [
 ];
 
 fn row(dir: &Path, m: &Metrics) -> RunRow {
-    let phase_name = |p: Phase| {
-        serde_json::to_value(p)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default()
-    };
+    let phase_name = |p: Phase| p.name().to_string();
     RunRow {
         dir: dir.to_path_buf(),
         dataset: m.dataset.clone(),
@@ -291,6 +283,65 @@ pub fn write(
         let _ = writeln!(md, "| {name} | {} | {} | {} |", v[0], v[1], v[2]);
     }
 
+    let _ = writeln!(
+        md,
+        "\n### NerCo against its stage-2-only baseline, paired by seed\n\nΔ = `nerco` − `no-contrast` on the same data, config and seed (mean ± std over the paired seeds; wins = seeds where NerCo's test F1 is higher).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| data set | paired seeds | Δ test F1 | Δ Span F | Δ Type Acc | Δ dev F1 | wins |\n|---|---|---|---|---|---|---|"
+    );
+    for ds in &datasets {
+        let base = pick(ds, Recipe::NoContrast);
+        let pairs: Vec<(&RunRow, &RunRow)> = pick(ds, Recipe::Nerco)
+            .into_iter()
+            .filter_map(|n| base.iter().find(|b| b.seed == n.seed).map(|b| (n, *b)))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let delta = |f: fn(&RunRow) -> f64| -> String {
+            let d: Vec<f64> = pairs.iter().map(|(n, b)| f(n) - f(b)).collect();
+            let (m, sd) = mean_std(&d);
+            if d.len() > 1 {
+                format!("{m:+.2} ± {sd:.2}")
+            } else {
+                format!("{m:+.2}")
+            }
+        };
+        let wins = pairs.iter().filter(|(n, b)| n.test_f1 > b.test_f1).count();
+        let _ = writeln!(
+            md,
+            "| {ds} | {} | {} | {} | {} | {} | {wins}/{} |",
+            pairs.len(),
+            delta(|x| x.test_f1),
+            delta(|x| x.span_f1),
+            delta(|x| x.type_accuracy),
+            delta(|x| x.dev_f1),
+            pairs.len()
+        );
+    }
+    if !plan.targets.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Targets (mean test F1 of `nerco`, from scratch)\n\n| data set | target | NerCo mean | gap |\n|---|---|---|---|"
+        );
+        for (ds, target) in &plan.targets {
+            let v = col(&pick(ds, Recipe::Nerco), |x| x.test_f1);
+            if v.is_empty() {
+                let _ = writeln!(md, "| {ds} | {target:.2} | – | – |");
+            } else {
+                let m = mean_std(&v).0;
+                let gap = if m >= *target {
+                    "met".to_string()
+                } else {
+                    format!("{:.2} short", target - m)
+                };
+                let _ = writeln!(md, "| {ds} | {target:.2} | {m:.2} | {gap} |");
+            }
+        }
+    }
+
     let _ = writeln!(md, "\n## Table 4 analogue: Span F and Type Acc\n");
     let _ = writeln!(
         md,
@@ -450,6 +501,12 @@ pub fn write(
             spe.join(", "),
             r.seconds
         );
+    }
+    if let Some(notes) = &plan.notes {
+        let text = std::fs::read_to_string(notes).map_err(|e| {
+            anyhow::anyhow!("cannot read the plan's notes {}: {e}", notes.display())
+        })?;
+        let _ = writeln!(md, "\n{}", text.trim_end());
     }
     write_atomic(report, md.as_bytes())?;
     eprintln!("wrote {} and {}", report.display(), results.display());

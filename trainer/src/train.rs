@@ -47,6 +47,16 @@ pub enum Phase {
 }
 
 impl Recipe {
+    /// The name used on the command line, in configs and run directories.
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::Nerco => "nerco",
+            Recipe::NoContrast => "no-contrast",
+            Recipe::Joint => "joint",
+            Recipe::NoFilter => "no-filter",
+        }
+    }
+
     fn phases(self) -> &'static [Phase] {
         match self {
             Recipe::Nerco | Recipe::NoFilter => &[Phase::Contrast, Phase::Tagging],
@@ -65,7 +75,7 @@ impl Recipe {
 }
 
 impl Phase {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Phase::Contrast => "stage1",
             Phase::Tagging => "stage2",
@@ -599,7 +609,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     run.log(&format!(
         "{}: {} recipe, seed {}, {} training pieces from {} sentences, {} chars / {} bigrams / {} tags, {} parameters, backend {}",
         cfg.name,
-        serde_json::to_value(state.recipe).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        state.recipe.name(),
         state.seed,
         splits.train_examples.len(),
         splits.train_sentences,

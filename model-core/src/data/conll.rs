@@ -105,19 +105,22 @@ pub fn read_conll(path: &std::path::Path) -> Result<Vec<Sentence>, DataError> {
         std::io::BufReader::new(file).read_to_end(&mut bytes)
     }
     .map_err(io_error)?;
+    parse_conll_bytes(&bytes, &path.display().to_string())
+}
 
-    let source = path.display().to_string();
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+/// [`parse_conll`] on raw bytes: invalid UTF-8 is an error naming its line.
+pub fn parse_conll_bytes(bytes: &[u8], source: &str) -> Result<Vec<Sentence>, DataError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
         DataError::InvalidUtf8 {
-            file: source.clone(),
+            file: source.to_string(),
             line,
         }
     })?;
-    parse_conll(text, &source)
+    parse_conll(text, source)
 }
 
 /// Writes `char gold pred` lines, a blank line after each sentence: conlleval's input.
@@ -355,6 +358,99 @@ mod tests {
             let err = read_conll(&path).unwrap_err();
             assert!(matches!(err, DataError::Io { .. }));
             assert!(err.to_string().contains("absent.bmes"), "{err}");
+        }
+    }
+}
+
+/// Property tests over hostile input: whatever the bytes, the reader returns sentences or an error
+/// that names the file and a line inside it; it never panics. `PROPTEST_CASES` scales the run
+/// (docs/BENCHMARKS.md records a long one).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines a CoNLL file could hold, well-formed or not.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => ("[中国北京张三a1，。]", "(O|[BIMES]-(PER|LOC|ORG|GPE\\.NAM))")
+                .prop_map(|(c, t)| format!("{c} {t}")),
+            2 => Just(String::new()),
+            1 => Just("-DOCSTART- O".to_string()),
+            1 => "[科技]{1,2}[0-9]\t[BIO]-[A-Z]{1,4}",
+            1 => "[^\\n]{0,12}",
+            1 => "\\PC{0,6} (B-|-PER|X-ORG|b-per|O-|B--)",
+            1 => "[ \\t\\u{a0}\\u{3000}]{1,4}",
+            1 => (1usize..3).prop_map(|k| "字".repeat(k * 1500)),
+        ]
+    }
+
+    fn file() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::collection::vec(line(), 0..40),
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        )
+            .prop_map(|(lines, crlf, bom, flips)| {
+                let mut text = if bom {
+                    "\u{feff}".to_string()
+                } else {
+                    String::new()
+                };
+                text.push_str(&lines.join(if crlf { "\r\n" } else { "\n" }));
+                let mut bytes = text.into_bytes();
+                // A few raw bytes anywhere: broken UTF-8, NULs, stray newlines.
+                for (at, b) in flips {
+                    if !bytes.is_empty() {
+                        let i = at % bytes.len();
+                        bytes[i] = b;
+                    }
+                }
+                bytes
+            })
+    }
+
+    fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let n_lines = bytes.split(|&b| b == b'\n').count();
+        match parse_conll_bytes(bytes, "in.conll") {
+            Ok(sentences) => {
+                prop_assert!(!sentences.is_empty());
+                for s in &sentences {
+                    prop_assert!(!s.chars.is_empty());
+                    prop_assert_eq!(s.chars.len(), s.tags.len());
+                    prop_assert!(s.line >= 1 && s.line <= n_lines);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let rest = msg.strip_prefix("in.conll:");
+                prop_assert!(rest.is_some(), "error without the file: {}", msg);
+                let line: usize = rest
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
+                prop_assert!(
+                    line >= 1 && line <= n_lines.max(1),
+                    "line {} of {}: {}",
+                    line,
+                    n_lines,
+                    msg
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn conll_like_files_never_panic_and_errors_name_a_line(bytes in file()) {
+            check(&bytes)?;
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            check(&bytes)?;
         }
     }
 }

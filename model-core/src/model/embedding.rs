@@ -48,6 +48,17 @@ impl CharBigramEmbeddingConfig {
 }
 
 impl CharBigramEmbedding {
+    /// Keeps the first `n` rows of the bigram table (ids are frequency-ordered, see
+    /// [`crate::vocab::Vocab::truncated`]): a smaller model for the browser.
+    pub fn keep_bigrams(mut self, n: usize) -> Self {
+        let rows = self.bigrams.weight.val().dims()[0];
+        if n < rows {
+            let w = self.bigrams.weight.val().slice([0..n]);
+            self.bigrams.weight = burn::module::Param::from_tensor(w);
+        }
+        self
+    }
+
     /// `[batch, len]` ids → `[batch, len, d_model]`.
     pub fn forward(&self, chars: Tensor<2, Int>, bigrams: Tensor<2, Int>) -> Tensor<3> {
         let x = Tensor::cat(
