@@ -22,21 +22,22 @@ pub enum BertError {
     #[error("BERT config.json: {0}")]
     Config(String),
     #[error("BERT weights: {0}")]
-    Weights(#[from] SafetensorsError),
+    Weights(SafetensorsError),
     #[error("BERT vocab.txt: {0}")]
     Vocab(String),
     /// An error in a named file of a model directory.
-    #[error("{path}: {source}")]
-    In {
-        path: String,
-        source: Box<BertError>,
-    },
+    // The inner errors are part of the message, not `source`s, so reports do not repeat them.
+    #[error("{path}: {error}")]
+    In { path: String, error: Box<BertError> },
     #[cfg(feature = "native")]
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+}
+
+impl From<SafetensorsError> for BertError {
+    fn from(e: SafetensorsError) -> Self {
+        Self::Weights(e)
+    }
 }
 
 /// Hugging Face `BertConfig`; fields this model does not use are ignored.
@@ -509,16 +510,16 @@ pub mod files {
     use std::path::Path;
 
     fn read(path: &Path) -> Result<Vec<u8>, BertError> {
-        std::fs::read(path).map_err(|source| BertError::Io {
+        std::fs::read(path).map_err(|error| BertError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })
     }
 
     fn text(path: &Path) -> Result<String, BertError> {
         String::from_utf8(read(path)?).map_err(|_| BertError::Io {
             path: path.display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
         })
     }
 
@@ -527,7 +528,7 @@ pub mod files {
         let cpath = dir.join("config.json");
         let cfg = BertConfig::from_json(&text(&cpath)?).map_err(|e| BertError::In {
             path: cpath.display().to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         let vpath = dir.join("vocab.txt");
         let vocab = BertVocab::from_vocab_txt(&text(&vpath)?)
@@ -550,7 +551,7 @@ pub mod files {
         let bytes = read(&wpath)?;
         cfg.load(&bytes, device).map_err(|e| BertError::In {
             path: wpath.display().to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
     }
 }

@@ -1,0 +1,214 @@
+//! A pretrained character encoder (the tiny random BERT fixture) through `nerco train`: frozen in
+//! stage 1, fine-tuned in stage 2, carried in the run's checkpoints so `eval`, `predict` and
+//! `export` work without the original directory; bad encoder directories are reported by file.
+
+use burn::prelude::*;
+use model_core::model::bert::{BertConfig, tensor_values};
+use model_core::pipeline::ModelMeta;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn nerco(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nerco"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run nerco")
+}
+
+fn ok(out: Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "nerco failed: {err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(out: Output) -> String {
+    assert!(!out.status.success(), "nerco should have failed");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// `configs/tiny.toml` with the encoder in `dir` (and a shorter stage 2).
+fn config(dir: &Path, encoder: &Path) -> PathBuf {
+    let tiny = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    let cfg = tiny
+        .replace(
+            "[model]",
+            &format!(
+                "[model]\nchar_encoder = \"{}\"\nchar_encoder_lr_scale = 0.5",
+                encoder.display()
+            ),
+        )
+        .replace("epochs = 60", "epochs = 40");
+    assert_ne!(cfg, tiny);
+    let path = dir.join("tiny-bert.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn copy_fixture(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["config.json", "model.safetensors", "vocab.txt"] {
+        std::fs::copy(root().join("tests/fixtures/bert-tiny").join(f), to.join(f)).unwrap();
+    }
+}
+
+/// The word-embedding table of the BERT inside a run's weight file.
+fn bert_words(run: &Path, file: &str) -> Vec<f32> {
+    let meta =
+        ModelMeta::from_json(&std::fs::read_to_string(run.join("meta.json")).unwrap()).unwrap();
+    let bytes = std::fs::read(run.join(file)).unwrap();
+    let tagger = model_core::weights::load(&meta.model, bytes, &Device::flex()).unwrap();
+    tensor_values(tagger.bert.expect("a BERT in the tagger").word.weight.val())
+}
+
+#[test]
+fn a_bert_run_freezes_it_in_stage1_tunes_it_in_stage2_and_is_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoder = dir.path().join("bert");
+    copy_fixture(&encoder);
+    let cfg = config(dir.path(), &encoder);
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    ok(nerco(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run_s,
+        "--seed",
+        "3",
+    ]));
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let phases: Vec<&str> = metrics["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["contrast", "tagging"]);
+    let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
+    assert!(
+        f1 >= 90.0,
+        "the tiny BERT tagger should fit its data, F1 {f1}"
+    );
+
+    // Frozen in stage 1: the stage-1 weights hold the pretrained table exactly; stage 2 moved it.
+    let device = Device::flex();
+    let pretrained =
+        BertConfig::from_json(&std::fs::read_to_string(encoder.join("config.json")).unwrap())
+            .unwrap()
+            .load(
+                &std::fs::read(encoder.join("model.safetensors")).unwrap(),
+                &device,
+            )
+            .unwrap();
+    let original = tensor_values(pretrained.word.weight.val());
+    assert_eq!(bert_words(&run, "stage1.bpk"), original);
+    let tuned = bert_words(&run, "model.bpk");
+    let moved = tuned
+        .iter()
+        .zip(&original)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        moved > 1e-4,
+        "stage 2 fine-tunes the encoder (moved {moved})"
+    );
+
+    // The run no longer needs the encoder directory.
+    std::fs::remove_dir_all(&encoder).unwrap();
+    let report = dir.path().join("report.json");
+    let out = ok(nerco(&[
+        "eval",
+        "--run",
+        run_s,
+        "--json",
+        report.to_str().unwrap(),
+    ]));
+    assert!(out.contains("20 sentences"), "{out}");
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!((again["overall"]["f1"].as_f64().unwrap() - f1).abs() < 1e-9);
+    let input = dir.path().join("in.txt");
+    // Characters outside BERT's vocabulary (魑魅) go to [UNK] rather than failing.
+    std::fs::write(&input, "高勇：男，中国国籍，无境外居留权。\n魑魅\n").unwrap();
+    let jsonl = ok(nerco(&["predict", "--run", run_s, input.to_str().unwrap()]));
+    assert_eq!(jsonl.lines().count(), 2);
+    let bundle = dir.path().join("bundle");
+    ok(nerco(&[
+        "export",
+        "--run",
+        run_s,
+        "--out",
+        bundle.to_str().unwrap(),
+        "--sample-tokens",
+        "100",
+    ]));
+    let meta = std::fs::read_to_string(bundle.join("meta.json")).unwrap();
+    let meta = ModelMeta::from_json(&meta).unwrap();
+    assert!(meta.vocabs.bert.is_some() && meta.model.char_encoder.is_some());
+    let weights = std::fs::read(bundle.join("weights.bpk")).unwrap();
+    let p = model_core::pipeline::Pipeline::from_bytes(meta, weights, &device).unwrap();
+    let chars: Vec<char> = "高勇：男，中国国籍".chars().collect();
+    assert_eq!(p.tags(&[chars.clone()], 8)[0].len(), chars.len());
+}
+
+#[test]
+fn bad_encoder_directories_are_reported_by_file_and_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = |name: &str, encoder: &Path| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let cfg = config(&d, encoder);
+        fails(nerco(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            d.join("run").to_str().unwrap(),
+        ]))
+    };
+    let missing = dir.path().join("nowhere");
+    let e = tiny("missing", &missing);
+    assert!(e.contains("nowhere/config.json"), "{e}");
+
+    let bad_json = dir.path().join("bad-json");
+    copy_fixture(&bad_json);
+    std::fs::write(bad_json.join("config.json"), "{\"vocab_size\": 3").unwrap();
+    let e = tiny("json", &bad_json);
+    assert!(e.contains("bad-json/config.json"), "{e}");
+
+    // One layer more in the config than in the weights: the missing tensor is named.
+    let deep = dir.path().join("deep");
+    copy_fixture(&deep);
+    let c = std::fs::read_to_string(deep.join("config.json"))
+        .unwrap()
+        .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    std::fs::write(deep.join("config.json"), c).unwrap();
+    let e = tiny("deep", &deep);
+    assert!(
+        e.contains("model.safetensors")
+            && e.contains("bert.encoder.layer.2.attention.self.query.weight"),
+        "{e}"
+    );
+
+    // A vocabulary that does not match the embedding table.
+    let short = dir.path().join("short");
+    copy_fixture(&short);
+    let v = std::fs::read_to_string(short.join("vocab.txt")).unwrap();
+    std::fs::write(
+        short.join("vocab.txt"),
+        v.lines().take(50).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let e = tiny("short", &short);
+    assert!(e.contains("vocab.txt") && e.contains("vocab_size"), "{e}");
+}
