@@ -212,3 +212,92 @@ fn bad_encoder_directories_are_reported_by_file_and_tensor() {
     let e = tiny("short", &short);
     assert!(e.contains("vocab.txt") && e.contains("vocab_size"), "{e}");
 }
+
+#[test]
+fn pretrain_writes_a_directory_that_transformers_layout_loaders_and_training_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    // People's Daily style: GB18030, CRLF, line IDs, word/POS tokens, bracketed compounds.
+    let pku = "19980101-01-001-001/m  迈向/v  充满/v  希望/n  的/u  新/a  世纪/n  ——/w  一九九八年/t  新年/t  讲话/n\r\n\r\n19980101-01-001-002/m  中共中央/nt  总书记/n  、/w  [国家/n 主席/n]nt  江/nr  泽民/nr\r\n";
+    let text = pku.repeat(20);
+    let (gb, _, bad) = encoding_rs::GB18030.encode(&text);
+    assert!(!bad);
+    let pd = dir.path().join("pd.txt");
+    std::fs::write(&pd, &gb).unwrap();
+    let out = dir.path().join("pretrained");
+    ok(nerco(&[
+        "pretrain",
+        "--out",
+        out.to_str().unwrap(),
+        "--corpus",
+        "tests/fixtures/resume-tiny.char.bmes",
+        "--corpus",
+        pd.to_str().unwrap(),
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--max-len",
+        "64",
+        "--min-freq",
+        "1",
+        "--batch-size",
+        "16",
+        "--steps",
+        "200",
+        "--lr",
+        "2e-3",
+        "--save-every",
+        "100",
+    ]));
+    let vocab = std::fs::read_to_string(out.join("vocab.txt")).unwrap();
+    let tokens: Vec<&str> = vocab.lines().collect();
+    assert_eq!(&tokens[..5], ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]);
+    // Text of both sources is in; the PKU annotations are not.
+    for want in ["泽", "迈", "勇"] {
+        assert!(tokens.contains(&want), "{want} missing from the vocabulary");
+    }
+    for unwanted in ["/", "[", "]", "n", "nr", "v", "w", "t"] {
+        assert!(
+            !tokens.contains(&unwanted),
+            "`{unwanted}` leaked from the annotations"
+        );
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pretrain.json")).unwrap()).unwrap();
+    let log = report["log"].as_array().unwrap();
+    let first = log[0]["train_loss"].as_f64().unwrap();
+    let last = log[log.len() - 1]["train_loss"].as_f64().unwrap();
+    assert!(last < first - 0.5, "masked-char loss {first} → {last}");
+    assert!(log[log.len() - 1]["held_out_loss"].as_f64().is_some());
+
+    // The directory loads as a character encoder, and a tagger trains on it.
+    let cfg = config(dir.path(), &out);
+    let run = dir.path().join("run");
+    ok(nerco(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--recipe",
+        "no-contrast",
+    ]));
+    let f1 =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(run.join("metrics.json")).unwrap())
+            .unwrap()["test"]["overall"]["f1"]
+            .as_f64()
+            .unwrap();
+    assert!(f1 >= 90.0, "F1 {f1}");
+
+    // An existing output is never overwritten.
+    let again = fails(nerco(&[
+        "pretrain",
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "1",
+    ]));
+    assert!(again.contains("already holds"), "{again}");
+}

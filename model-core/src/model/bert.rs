@@ -415,10 +415,15 @@ impl Bert {
             .forward(x + self.dropout.forward(layer.output.forward(inner)))
     }
 
-    /// The weights as a Hugging Face `BertModel` safetensors file (names without a prefix),
-    /// plus `extra` tensors (e.g. an MLM head) given as `(name, shape, values)`.
-    pub fn to_safetensors(&self, extra: Vec<(String, Vec<usize>, Vec<f32>)>) -> Vec<u8> {
-        let mut out = extra;
+    /// The weights as a Hugging Face safetensors file, names prefixed with `prefix` (`""` for a
+    /// `BertModel`, `"bert."` for `BertFor*`), plus `extra` tensors (e.g. an MLM head) given as
+    /// `(name, shape, values)`.
+    pub fn to_safetensors(
+        &self,
+        prefix: &str,
+        extra: Vec<(String, Vec<usize>, Vec<f32>)>,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
         let host = |t: Tensor<2>| -> (Vec<usize>, Vec<f32>) {
             let dims = t.dims().to_vec();
             (dims, tensor_values(t))
@@ -465,7 +470,12 @@ impl Bert {
             );
         }
         out.extend(tensors);
-        serialize_f32(&out)
+        let mut all: Vec<(String, Vec<usize>, Vec<f32>)> = out
+            .into_iter()
+            .map(|(n, s, v)| (format!("{prefix}{n}"), s, v))
+            .collect();
+        all.extend(extra);
+        serialize_f32(&all)
     }
 }
 
@@ -638,7 +648,7 @@ mod tests {
         let device = Device::flex();
         let cfg = BertConfig::from_json(CONFIG).unwrap();
         let bert = cfg.load(WEIGHTS, &device).unwrap();
-        let bytes = bert.to_safetensors(Vec::new());
+        let bytes = bert.to_safetensors("", Vec::new());
         assert!(
             !SafeTensors::parse(&bytes)
                 .unwrap()

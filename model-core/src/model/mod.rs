@@ -6,6 +6,7 @@ pub mod bert;
 pub mod crf;
 pub mod embedding;
 pub mod encoder;
+pub mod mlm;
 pub mod tagger;
 
 pub use attention::{RelativeAttention, RelativeAttentionConfig};
