@@ -301,3 +301,36 @@ fn pretrain_writes_a_directory_that_transformers_layout_loaders_and_training_acc
     ]));
     assert!(again.contains("already holds"), "{again}");
 }
+
+#[test]
+fn bundles_from_before_the_encoder_option_still_load() {
+    // static/models/resume was exported before `char_encoder` existed: no `bert` anywhere.
+    let dir = root().join("static/models/resume");
+    let meta =
+        ModelMeta::from_json(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert!(meta.model.char_encoder.is_none() && meta.vocabs.bert.is_none());
+    let weights = std::fs::read(dir.join("weights.bpk")).unwrap();
+    let p = model_core::pipeline::Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
+    assert!(p.tagger.bert.is_none());
+    let chars: Vec<char> = "高勇：男，中国国籍，无境外居留权。".chars().collect();
+    let ents = p.entities(&[chars], 8);
+    assert!(ents[0].iter().any(|e| e.text == "高勇"), "{:?}", ents[0]);
+}
+
+#[test]
+fn a_negative_encoder_rate_scale_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &root().join("tests/fixtures/bert-tiny"));
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("char_encoder_lr_scale = 0.5", "char_encoder_lr_scale = -1");
+    std::fs::write(&cfg, text).unwrap();
+    let e = fails(nerco(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.path().join("run").to_str().unwrap(),
+    ]));
+    assert!(e.contains("char_encoder_lr_scale"), "{e}");
+}

@@ -59,10 +59,10 @@ impl<'a> SafeTensors<'a> {
             let [start, end] = e.data_offsets;
             let width = dtype_width(&e.dtype).unwrap_or(1);
             let elems = e.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let size_known = dtype_width(&e.dtype).is_some();
             if start > end
                 || end > data.len()
-                || elems.and_then(|k| k.checked_mul(width)) != Some(end - start)
-                    && dtype_width(&e.dtype).is_some()
+                || (size_known && elems.and_then(|k| k.checked_mul(width)) != Some(end - start))
             {
                 return Err(fmt(format!(
                     "tensor `{name}`: byte range {start}..{end} does not hold {:?} {} values in {} data bytes",
@@ -173,6 +173,28 @@ pub fn serialize_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_precision_tensors_read_as_f32() {
+        let vals = [1.5f32, -0.25];
+        let mut data = Vec::new();
+        for v in vals {
+            data.extend(burn::tensor::f16::from_f32(v).to_le_bytes());
+        }
+        for v in vals {
+            data.extend(burn::tensor::bf16::from_f32(v).to_le_bytes());
+        }
+        data.extend([0u8; 8]);
+        let head = br#"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"i":{"dtype":"I64","shape":[1],"data_offsets":[8,16]}}"#;
+        let mut bytes = (head.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(head);
+        bytes.extend(data);
+        let st = SafeTensors::parse(&bytes).unwrap();
+        assert_eq!(st.f32("h", &[2]).unwrap(), vals);
+        assert_eq!(st.f32("b", &[2]).unwrap(), vals);
+        let e = st.f32("i", &[1]).unwrap_err().to_string();
+        assert!(e.contains("`i`") && e.contains("I64"), "{e}");
+    }
 
     #[test]
     fn written_files_read_back_and_bad_input_is_named() {
