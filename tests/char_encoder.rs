@@ -334,3 +334,73 @@ fn a_negative_encoder_rate_scale_is_refused() {
     ]));
     assert!(e.contains("char_encoder_lr_scale"), "{e}");
 }
+
+#[test]
+fn an_interrupted_pretraining_resumes_from_its_last_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pretrained");
+    let out_s = out.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nerco"))
+        .args([
+            "pretrain",
+            "--out",
+            out_s,
+            "--corpus",
+            "tests/fixtures/resume-tiny.char.bmes",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+            "--max-len",
+            "64",
+            "--min-freq",
+            "1",
+            "--steps",
+            "400",
+            "--save-every",
+            "20",
+        ])
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = out.join("checkpoint/state.json");
+    let t0 = std::time::Instant::now();
+    while !state.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let at = saved["step"].as_u64().unwrap();
+    assert!(at < 400, "killed before the end (step {at})");
+    assert!(!out.join("pretrain.json").exists());
+
+    // The command line's settings are ignored on resume: the run keeps its own.
+    ok(nerco(&[
+        "pretrain", "--out", out_s, "--resume", "--hidden", "64",
+    ]));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pretrain.json")).unwrap()).unwrap();
+    assert_eq!(report["steps"], 400);
+    assert_eq!(report["settings"]["hidden"], 16);
+    let steps: Vec<u64> = report["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["step"].as_u64().unwrap())
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    assert_eq!(steps.last(), Some(&400));
+    let log = std::fs::read_to_string(out.join("pretrain.log")).unwrap();
+    assert!(log.contains(&format!("resumed after step {at}")), "{log}");
+    BertConfig::from_json(&std::fs::read_to_string(out.join("config.json")).unwrap())
+        .unwrap()
+        .load(
+            &std::fs::read(out.join("model.safetensors")).unwrap(),
+            &Device::flex(),
+        )
+        .unwrap();
+}

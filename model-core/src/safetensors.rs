@@ -136,9 +136,12 @@ fn dtype_width(dtype: &str) -> Option<usize> {
     }
 }
 
-/// A safetensors file of f32 tensors `(name, shape, values)`, names in sorted order.
-pub fn serialize_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
-    let mut sorted: Vec<&(String, Vec<usize>, Vec<f32>)> = tensors.iter().collect();
+/// `(name, shape, row-major values)`.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
+/// A safetensors file of f32 tensors, names in sorted order.
+pub fn serialize_f32(tensors: &[NamedTensor]) -> Vec<u8> {
+    let mut sorted: Vec<&NamedTensor> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut header = BTreeMap::new();
     let mut offset = 0usize;

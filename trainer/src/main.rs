@@ -155,9 +155,12 @@ enum Command {
         warmup: f64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Write the directory every N steps (0: only at the end).
+        /// Write the directory (and a checkpoint to resume from) every N steps (0: only at the end).
         #[arg(long, default_value_t = 1000)]
         save_every: usize,
+        /// Continue an interrupted run in --out from its last save, with its own settings.
+        #[arg(long)]
+        resume: bool,
     },
     /// Print token embeddings (encoder outputs) of a CoNLL file as JSON Lines.
     Embed {
@@ -283,22 +286,26 @@ fn main() -> Result<()> {
             warmup,
             seed,
             save_every,
+            resume,
         } => pretrain::pretrain(pretrain::PretrainArgs {
             out,
-            corpus,
-            hidden,
-            layers,
-            heads,
-            intermediate,
-            max_len,
-            min_freq,
-            batch_size,
-            steps,
-            lr,
-            weight_decay,
-            warmup,
-            seed,
-            save_every,
+            resume,
+            settings: pretrain::PretrainSettings {
+                corpus,
+                hidden,
+                layers,
+                heads,
+                intermediate,
+                max_len,
+                min_freq,
+                batch_size,
+                steps,
+                lr,
+                weight_decay,
+                warmup,
+                seed,
+                save_every,
+            },
             device,
         })?,
         Command::Embed {

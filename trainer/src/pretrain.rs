@@ -5,7 +5,7 @@
 //! Only training text belongs in the corpus (the default is the train splits in `data/`): dev or
 //! test text would leak into model selection and the reported scores.
 
-use crate::run_dir::{write_atomic, write_json};
+use crate::run_dir::{read_json, write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
@@ -19,7 +19,7 @@ use model_core::pipeline::split_long;
 use model_core::vocab::BertVocab;
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,8 +34,10 @@ pub const DEFAULT_CORPUS: [&str; 3] = [
 
 const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
-pub struct PretrainArgs {
-    pub out: PathBuf,
+/// What a pretraining run was asked for; stored with its checkpoint so `--resume` continues the
+/// same run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PretrainSettings {
     pub corpus: Vec<PathBuf>,
     pub hidden: usize,
     pub layers: usize,
@@ -50,10 +52,26 @@ pub struct PretrainArgs {
     pub warmup: f64,
     pub seed: u64,
     pub save_every: usize,
+}
+
+pub struct PretrainArgs {
+    pub out: PathBuf,
+    pub resume: bool,
+    pub settings: PretrainSettings,
     pub device: Device,
 }
 
-#[derive(Serialize)]
+/// Progress, written after each save; `checkpoint/state.json` names a complete directory.
+#[derive(Serialize, Deserialize)]
+struct PretrainState {
+    settings: PretrainSettings,
+    step: usize,
+    seconds: f64,
+    chars_seen: usize,
+    log: Vec<LogPoint>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
 struct LogPoint {
     step: usize,
     train_loss: f64,
@@ -66,15 +84,13 @@ struct LogPoint {
 
 #[derive(Serialize)]
 struct PretrainReport {
-    corpus: Vec<String>,
+    settings: PretrainSettings,
     characters: usize,
     pieces: usize,
     held_out_pieces: usize,
     vocab_size: usize,
     parameters: usize,
     steps: usize,
-    batch_size: usize,
-    seed: u64,
     seconds: f64,
     characters_per_second: f64,
     log: Vec<LogPoint>,
@@ -226,22 +242,32 @@ fn held_out(
 }
 
 pub fn pretrain(a: PretrainArgs) -> Result<()> {
-    if a.out.join("config.json").exists() {
-        bail!(
-            "{} already holds a model; choose another --out",
-            a.out.display()
-        );
-    }
-    if a.max_len < 1 || a.batch_size == 0 || a.steps == 0 || !(a.lr > 0.0) {
+    let state_path = a.out.join("checkpoint").join("state.json");
+    let resumed: Option<PretrainState> = if a.resume && state_path.exists() {
+        Some(read_json(&state_path)?)
+    } else {
+        if a.out.join("config.json").exists() {
+            bail!(
+                "{} already holds a model; pass --resume to continue it or choose another --out",
+                a.out.display()
+            );
+        }
+        None
+    };
+    // A resumed run keeps its own settings, whatever the command line says.
+    let st = resumed
+        .as_ref()
+        .map_or_else(|| a.settings.clone(), |r| r.settings.clone());
+    if st.max_len < 1 || st.batch_size == 0 || st.steps == 0 || !(st.lr > 0.0) {
         bail!("--max-len, --batch-size, --steps and --lr must be positive");
     }
-    if !(0.0..=1.0).contains(&a.warmup) {
+    if !(0.0..=1.0).contains(&st.warmup) {
         bail!("--warmup must be a fraction in [0, 1]");
     }
-    let corpus: Vec<PathBuf> = if a.corpus.is_empty() {
+    let corpus: Vec<PathBuf> = if st.corpus.is_empty() {
         DEFAULT_CORPUS.iter().map(PathBuf::from).collect()
     } else {
-        a.corpus.clone()
+        st.corpus.clone()
     };
     let mut sentences = Vec::new();
     for p in &corpus {
@@ -251,23 +277,54 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
     }
     let pieces: Vec<Vec<char>> = sentences
         .iter()
-        .flat_map(|s| split_long(s, a.max_len).into_iter().map(<[char]>::to_vec))
+        .flat_map(|s| split_long(s, st.max_len).into_iter().map(<[char]>::to_vec))
         .filter(|p| !p.is_empty())
         .collect();
     if pieces.is_empty() {
         bail!("the corpus has no text");
     }
     let characters: usize = pieces.iter().map(Vec::len).sum();
-    let vocab = build_vocab(&pieces, a.min_freq)?;
-    let cfg = BertConfig::new(
-        vocab.len(),
-        a.hidden,
-        a.layers,
-        a.heads,
-        a.intermediate.unwrap_or(4 * a.hidden),
-        a.max_len + 2,
-    );
-    cfg.validate()?;
+    let device = a.device.clone();
+    device.seed(st.seed);
+    let ad = device.clone().autodiff();
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(st.weight_decay as f32)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
+    let (cfg, vocab, mut model) = match &resumed {
+        Some(_) => {
+            let (cfg, vocab) = model_core::model::bert::files::read_config(&a.out)?;
+            let path = a.out.join("model.safetensors");
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let model = cfg
+                .load_mlm(&bytes, &ad)
+                .with_context(|| path.display().to_string())?;
+            let opath = a.out.join("checkpoint").join("optim.bpk");
+            let obytes = std::fs::read(&opath)
+                .with_context(|| format!("cannot read {}", opath.display()))?;
+            optim = optim
+                .from_bytes(burn::tensor::Bytes::from_bytes_vec(obytes))
+                .map_err(|e| {
+                    anyhow::anyhow!("{} is not a valid optimizer state: {e:?}", opath.display())
+                })?;
+            (cfg, vocab, model)
+        }
+        None => {
+            let vocab = build_vocab(&pieces, st.min_freq)?;
+            let cfg = BertConfig::new(
+                vocab.len(),
+                st.hidden,
+                st.layers,
+                st.heads,
+                st.intermediate.unwrap_or(4 * st.hidden),
+                st.max_len + 2,
+            );
+            cfg.validate()?;
+            let model = cfg.init_mlm(&ad);
+            (cfg, vocab, model)
+        }
+    };
     let mask_id = vocab.mask.context("the vocabulary has no [MASK]")?;
     let spec = MaskingSpec {
         mask_id,
@@ -290,7 +347,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
     if train.is_empty() {
         bail!("the corpus is too small to train on");
     }
-    std::fs::create_dir_all(&a.out)
+    std::fs::create_dir_all(a.out.join("checkpoint"))
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -301,50 +358,51 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
         eprintln!("{m}");
         let _ = writeln!(log, "{m}");
     };
-    let device = a.device.clone();
-    device.seed(a.seed);
-    let ad = device.clone().autodiff();
-    let mut model = cfg.init_mlm(&ad);
+    let (mut step, seconds_before, mut chars_seen, mut points) = match resumed {
+        Some(r) => (r.step, r.seconds, r.chars_seen, r.log),
+        None => (0, 0.0, 0, Vec::new()),
+    };
     say(format!(
-        "pretrain: {} pieces ({} characters) from {} files, {} held out, vocabulary {}, {} layers × hidden {} × {} heads, {} parameters",
+        "pretrain: {} pieces ({} characters) from {} files, {} held out, vocabulary {}, {} layers × hidden {} × {} heads, {} parameters{}",
         train.len(),
         characters,
         corpus.len(),
         dev.len(),
         vocab.len(),
-        a.layers,
-        a.hidden,
-        a.heads,
-        model.num_params()
+        cfg.num_hidden_layers,
+        cfg.hidden_size,
+        cfg.num_attention_heads,
+        model.num_params(),
+        if step > 0 {
+            format!("; resumed after step {step}")
+        } else {
+            String::new()
+        }
     ));
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(a.weight_decay as f32)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
-    let mut rng = StdRng::seed_from_u64(a.seed);
+    // A resumed run draws a fresh batch order from its step, not the uninterrupted order.
+    let mut rng = StdRng::seed_from_u64(st.seed ^ (step as u64).wrapping_mul(0x9E37_79B9));
     let lens: Vec<usize> = train.iter().map(Vec::len).collect();
-    let warm = ((a.warmup * a.steps as f64).ceil() as usize).max(1);
-    let bar = ProgressBar::new(a.steps as u64);
+    let warm = ((st.warmup * st.steps as f64).ceil() as usize).max(1);
+    let bar = ProgressBar::new(st.steps as u64);
+    bar.set_position(step as u64);
     bar.set_style(
         ProgressStyle::with_template("pretrain [{bar:30}] {pos}/{len} {msg} eta {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
     let t0 = Instant::now();
-    let log_every = (a.steps / 50).clamp(1, 200);
-    let (mut loss_sum, mut correct, mut masked, mut chars_seen) = (0.0, 0usize, 0usize, 0usize);
-    let mut points = Vec::new();
-    let mut step = 0;
-    'outer: loop {
-        for idx in batches(&lens, a.batch_size, &mut rng) {
-            if step >= a.steps {
+    let log_every = (st.steps / 50).clamp(1, 200);
+    let (mut loss_sum, mut correct, mut masked) = (0.0, 0usize, 0usize);
+    'outer: while step < st.steps {
+        for idx in batches(&lens, st.batch_size, &mut rng) {
+            if step >= st.steps {
                 break 'outer;
             }
             // Linear warm-up, then linear decay to 0 (BERT's schedule).
             let lr = if step < warm {
-                a.lr * (step + 1) as f64 / warm as f64
+                st.lr * (step + 1) as f64 / warm as f64
             } else {
-                a.lr * (a.steps - step) as f64 / (a.steps - warm).max(1) as f64
+                st.lr * (st.steps - step) as f64 / (st.steps - warm).max(1) as f64
             };
             let refs: Vec<&[usize]> = idx.iter().map(|&i| train[i].as_slice()).collect();
             chars_seen += refs.iter().map(|s| s.len() - 2).sum::<usize>();
@@ -358,21 +416,24 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 bar.abandon();
-                bail!("step {step}: the loss became {value}; lower --lr");
+                bail!(
+                    "step {step}: the loss became {value}; lower --lr (the last save in {} resumes with --resume)",
+                    a.out.display()
+                );
             }
             loss_sum += value * batch.n_masked as f64;
             correct += c;
             masked += batch.n_masked;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
-            let last = step == a.steps;
-            let saving = last || (a.save_every > 0 && step % a.save_every == 0);
+            let saving = step == st.steps || (st.save_every > 0 && step % st.save_every == 0);
             if step % log_every == 0 || saving {
                 let ho = if saving {
-                    held_out(&model, &dev, &spec, a.batch_size, &device)
+                    held_out(&model, &dev, &spec, st.batch_size, &device)
                 } else {
                     None
                 };
+                let seconds = seconds_before + t0.elapsed().as_secs_f64();
                 let p = LogPoint {
                     step,
                     train_loss: loss_sum / masked.max(1) as f64,
@@ -380,13 +441,13 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                     held_out_loss: ho.map(|h| h.0),
                     held_out_accuracy: ho.map(|h| h.1),
                     lr,
-                    seconds: t0.elapsed().as_secs_f64(),
+                    seconds,
                 };
                 bar.set_message(format!(
                     "loss {:.3} acc {:.3} | {:.0} chars/s",
                     p.train_loss,
                     p.train_accuracy,
-                    chars_seen as f64 / p.seconds.max(1e-9)
+                    chars_seen as f64 / seconds.max(1e-9)
                 ));
                 bar.suspend(|| {
                     say(format!(
@@ -407,23 +468,37 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
             }
             if saving {
                 save(&a.out, &cfg, &vocab, &model)?;
+                write_atomic(
+                    &a.out.join("checkpoint").join("optim.bpk"),
+                    &optim
+                        .into_bytes()
+                        .map_err(|e| anyhow::anyhow!("cannot encode the optimizer: {e:?}"))?,
+                )?;
+                write_json(
+                    &state_path,
+                    &PretrainState {
+                        settings: st.clone(),
+                        step,
+                        seconds: seconds_before + t0.elapsed().as_secs_f64(),
+                        chars_seen,
+                        log: points.clone(),
+                    },
+                )?;
             }
         }
     }
     bar.finish_and_clear();
-    let seconds = t0.elapsed().as_secs_f64();
+    let seconds = seconds_before + t0.elapsed().as_secs_f64();
     write_json(
         &a.out.join("pretrain.json"),
         &PretrainReport {
-            corpus: corpus.iter().map(|p| p.display().to_string()).collect(),
+            settings: st.clone(),
             characters,
             pieces: train.len(),
             held_out_pieces: dev.len(),
             vocab_size: vocab.len(),
             parameters: model.num_params(),
             steps: step,
-            batch_size: a.batch_size,
-            seed: a.seed,
             seconds,
             characters_per_second: chars_seen as f64 / seconds.max(1e-9),
             log: points,

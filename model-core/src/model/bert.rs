@@ -7,7 +7,7 @@
 //! residual, LayerNorm; GELU feed-forward, residual, LayerNorm). Token types are all 0 (single
 //! sentences).
 
-use crate::safetensors::{SafeTensors, SafetensorsError, serialize_f32};
+use crate::safetensors::{NamedTensor, SafeTensors, SafetensorsError, serialize_f32};
 use burn::module::Param;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
@@ -269,14 +269,15 @@ impl BertConfig {
     }
 }
 
-struct Loader<'a> {
-    st: &'a SafeTensors<'a>,
-    prefix: &'a str,
-    device: &'a Device,
+/// Reads named Hugging Face tensors into Burn layers, checking each shape.
+pub(crate) struct Loader<'a> {
+    pub st: &'a SafeTensors<'a>,
+    pub prefix: &'a str,
+    pub device: &'a Device,
 }
 
 impl Loader<'_> {
-    fn tensor<const D: usize>(
+    pub(crate) fn tensor<const D: usize>(
         &self,
         name: &str,
         shape: [usize; D],
@@ -285,14 +286,19 @@ impl Loader<'_> {
         Ok(Tensor::from_data(TensorData::new(v, shape), self.device))
     }
 
-    fn embedding(&self, name: &str, shape: [usize; 2]) -> Result<Embedding, BertError> {
+    pub(crate) fn embedding(&self, name: &str, shape: [usize; 2]) -> Result<Embedding, BertError> {
         Ok(Embedding {
             weight: Param::from_tensor(self.tensor(&format!("{name}.weight"), shape)?),
         })
     }
 
     /// Hugging Face stores `[out, in]`; Burn's `Linear` multiplies by `[in, out]`.
-    fn linear(&self, name: &str, d_in: usize, d_out: usize) -> Result<Linear, BertError> {
+    pub(crate) fn linear(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Linear, BertError> {
         let w: Tensor<2> = self.tensor(&format!("{name}.weight"), [d_out, d_in])?;
         Ok(Linear {
             weight: Param::from_tensor(w.transpose()),
@@ -303,7 +309,12 @@ impl Loader<'_> {
     }
 
     /// `weight`/`bias`, or `gamma`/`beta` in checkpoints converted from TensorFlow.
-    fn layer_norm(&self, name: &str, norm: &mut LayerNorm, d: usize) -> Result<(), BertError> {
+    pub(crate) fn layer_norm(
+        &self,
+        name: &str,
+        norm: &mut LayerNorm,
+        d: usize,
+    ) -> Result<(), BertError> {
         let legacy = !self.st.contains(&format!("{}{name}.weight", self.prefix))
             && self.st.contains(&format!("{}{name}.gamma", self.prefix));
         let (w, b) = if legacy {
@@ -418,34 +429,21 @@ impl Bert {
     /// The weights as a Hugging Face safetensors file, names prefixed with `prefix` (`""` for a
     /// `BertModel`, `"bert."` for `BertFor*`), plus `extra` tensors (e.g. an MLM head) given as
     /// `(name, shape, values)`.
-    pub fn to_safetensors(
-        &self,
-        prefix: &str,
-        extra: Vec<(String, Vec<usize>, Vec<f32>)>,
-    ) -> Vec<u8> {
-        let mut out = Vec::new();
-        let host = |t: Tensor<2>| -> (Vec<usize>, Vec<f32>) {
-            let dims = t.dims().to_vec();
-            (dims, tensor_values(t))
-        };
-        let mut push2 = |name: String, t: Tensor<2>| {
-            let (s, v) = host(t);
-            out.push((name, s, v));
-        };
-        push2(
-            "embeddings.word_embeddings.weight".into(),
-            self.word.weight.val(),
-        );
-        push2(
-            "embeddings.position_embeddings.weight".into(),
-            self.position.weight.val(),
-        );
-        push2(
-            "embeddings.token_type_embeddings.weight".into(),
-            self.token_type.weight.val(),
-        );
-        let mut tensors = Vec::new();
-        push_norm(&mut tensors, "embeddings.LayerNorm", &self.embed_norm);
+    pub fn to_safetensors(&self, prefix: &str, extra: Vec<NamedTensor>) -> Vec<u8> {
+        let mut out: Vec<NamedTensor> = Vec::new();
+        for (name, emb) in [
+            ("word_embeddings", &self.word),
+            ("position_embeddings", &self.position),
+            ("token_type_embeddings", &self.token_type),
+        ] {
+            let w = emb.weight.val();
+            out.push((
+                format!("embeddings.{name}.weight"),
+                w.dims().to_vec(),
+                tensor_values(w),
+            ));
+        }
+        push_norm(&mut out, "embeddings.LayerNorm", &self.embed_norm);
         for (i, layer) in self.layers.iter().enumerate() {
             let p = format!("encoder.layer.{i}");
             for (name, lin) in [
@@ -456,21 +454,16 @@ impl Bert {
                 ("intermediate.dense", &layer.intermediate),
                 ("output.dense", &layer.output),
             ] {
-                push_linear(&mut tensors, &format!("{p}.{name}"), lin);
+                push_linear(&mut out, &format!("{p}.{name}"), lin);
             }
             push_norm(
-                &mut tensors,
+                &mut out,
                 &format!("{p}.attention.output.LayerNorm"),
                 &layer.attn_norm,
             );
-            push_norm(
-                &mut tensors,
-                &format!("{p}.output.LayerNorm"),
-                &layer.out_norm,
-            );
+            push_norm(&mut out, &format!("{p}.output.LayerNorm"), &layer.out_norm);
         }
-        out.extend(tensors);
-        let mut all: Vec<(String, Vec<usize>, Vec<f32>)> = out
+        let mut all: Vec<NamedTensor> = out
             .into_iter()
             .map(|(n, s, v)| (format!("{prefix}{n}"), s, v))
             .collect();
@@ -488,7 +481,7 @@ pub fn tensor_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// `name.weight` (as `[out, in]`) and `name.bias` of a linear layer.
-pub fn push_linear(out: &mut Vec<(String, Vec<usize>, Vec<f32>)>, name: &str, lin: &Linear) {
+pub fn push_linear(out: &mut Vec<NamedTensor>, name: &str, lin: &Linear) {
     let w = lin.weight.val().transpose();
     let dims = w.dims().to_vec();
     out.push((format!("{name}.weight"), dims, tensor_values(w)));
@@ -499,7 +492,7 @@ pub fn push_linear(out: &mut Vec<(String, Vec<usize>, Vec<f32>)>, name: &str, li
     }
 }
 
-pub fn push_norm(out: &mut Vec<(String, Vec<usize>, Vec<f32>)>, name: &str, norm: &LayerNorm) {
+pub fn push_norm(out: &mut Vec<NamedTensor>, name: &str, norm: &LayerNorm) {
     let g = norm.gamma.val();
     out.push((
         format!("{name}.weight"),

@@ -3,7 +3,8 @@
 //! (dense → GELU → LayerNorm → logits tied to the word embeddings + bias), so the result saves as
 //! a Hugging Face `BertForMaskedLM` checkpoint.
 
-use super::bert::{Bert, BertConfig, push_linear, push_norm, tensor_values};
+use super::bert::{Bert, BertConfig, BertError, Loader, push_linear, push_norm, tensor_values};
+use crate::safetensors::SafeTensors;
 use burn::module::Param;
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -34,6 +35,26 @@ impl BertConfig {
                 .init(device),
             bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
         }
+    }
+}
+
+impl BertConfig {
+    /// A BERT with its masked-LM head from a `BertForMaskedLM` safetensors file (what
+    /// [`BertMlm::to_safetensors`] writes), to continue pretraining.
+    pub fn load_mlm(&self, safetensors: &[u8], device: &Device) -> Result<BertMlm, BertError> {
+        let mut mlm = self.init_mlm(device);
+        mlm.bert = self.load(safetensors, device)?;
+        let st = SafeTensors::parse(safetensors)?;
+        let loader = Loader {
+            st: &st,
+            prefix: "cls.predictions.",
+            device,
+        };
+        let h = self.hidden_size;
+        mlm.transform = loader.linear("transform.dense", h, h)?;
+        loader.layer_norm("transform.LayerNorm", &mut mlm.norm, h)?;
+        mlm.bias = Param::from_tensor(loader.tensor("bias", [self.vocab_size])?);
+        Ok(mlm)
     }
 }
 
@@ -247,6 +268,10 @@ mod tests {
         assert!(st.contains("bert.encoder.layer.0.attention.self.query.weight"));
         assert_eq!(st.shape("cls.predictions.bias"), Some(&[30usize][..]));
         let loaded = cfg.load(&bytes, &device).unwrap();
+        let again = cfg.load_mlm(&bytes, &device).unwrap();
+        let (a, _) = model.loss(&batch);
+        let (b, _) = again.loss(&batch);
+        assert_eq!(a.into_scalar::<f32>(), b.into_scalar::<f32>());
         let ids =
             Tensor::<2, Int>::from_data(TensorData::new(vec![2i64, 5, 6, 3], [1, 4]), &device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; 4], [1, 4]), &device);
