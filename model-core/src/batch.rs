@@ -12,14 +12,21 @@ pub struct Example {
     pub bigrams: Vec<usize>,
     pub tags: Vec<usize>,
     pub classes: Vec<usize>,
+    /// Pretrained-encoder ids, `[CLS] chars [SEP]` (empty when the model has no such encoder).
+    pub bert: Vec<usize>,
 }
 
 impl Example {
     pub fn unlabelled(chars: &[char], vocabs: &Vocabs) -> Self {
+        let bert = vocabs
+            .bert
+            .as_ref()
+            .map_or_else(Vec::new, |v| v.encode_wrapped(chars));
         let (chars, bigrams) = vocabs.encode(chars);
         Self {
             chars,
             bigrams,
+            bert,
             ..Default::default()
         }
     }
@@ -55,6 +62,9 @@ pub struct Batch {
     pub lengths: Vec<usize>,
     pub tags: Vec<Vec<usize>>,
     pub classes: Vec<Vec<usize>>,
+    /// Pretrained-encoder input `[batch, len + 2]` (`[CLS] chars [SEP]`, then padding) and its
+    /// padding mask; `None` when the examples carry no such ids.
+    pub bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
 }
 
 impl Batch {
@@ -71,7 +81,24 @@ impl Batch {
                 pad[i * l + t] = false;
             }
         }
+        // Padding ids are masked out, so any valid id (0) serves.
+        let bert = examples.iter().any(|e| !e.bert.is_empty()).then(|| {
+            let w = l + 2;
+            let mut ids = vec![0i64; b * w];
+            let mut pad = vec![true; b * w];
+            for (i, e) in examples.iter().enumerate() {
+                for (t, &id) in e.bert.iter().enumerate().take(w) {
+                    ids[i * w + t] = id as i64;
+                    pad[i * w + t] = false;
+                }
+            }
+            (
+                Tensor::from_data(TensorData::new(ids, [b, w]), device),
+                Tensor::from_data(TensorData::new(pad, [b, w]), device),
+            )
+        });
         Self {
+            bert,
             chars: Tensor::from_data(TensorData::new(chars, [b, l]), device),
             bigrams: Tensor::from_data(TensorData::new(bigrams, [b, l]), device),
             pad: Tensor::from_data(TensorData::new(pad, [b, l]), device),

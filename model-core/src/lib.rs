@@ -9,6 +9,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod safetensors;
 pub mod tags;
 pub mod vocab;
 pub mod weights;

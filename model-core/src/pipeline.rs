@@ -60,6 +60,26 @@ impl ModelMeta {
                 meta.format_version
             )));
         }
+        if meta.model.char_encoder.is_some() != meta.vocabs.bert.is_some() {
+            return Err(PipelineError::Meta(
+                "a pretrained character encoder needs both its config and its vocabulary".into(),
+            ));
+        }
+        if let (Some(c), Some(v)) = (&meta.model.char_encoder, &meta.vocabs.bert) {
+            if c.vocab_size != v.len() {
+                return Err(PipelineError::Meta(format!(
+                    "the character encoder has {} token embeddings but its vocabulary {} tokens",
+                    c.vocab_size,
+                    v.len()
+                )));
+            }
+            if meta.max_len + 2 > c.max_position_embeddings {
+                return Err(PipelineError::Meta(format!(
+                    "max_len {} plus [CLS] and [SEP] exceeds the character encoder's {} positions",
+                    meta.max_len, c.max_position_embeddings
+                )));
+            }
+        }
         if meta.model.n_tags != meta.tags.len() {
             return Err(PipelineError::Meta(
                 "tag count differs from the tag set".into(),

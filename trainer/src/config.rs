@@ -61,6 +61,14 @@ pub struct ModelConfig {
     pub dropout_attn: f64,
     pub dropout_out: f64,
     pub scaled_attention: bool,
+    /// A Hugging Face BERT directory (`config.json`, `model.safetensors`, `vocab.txt`) whose
+    /// hidden states join the character and bigram embeddings. Its weights are copied into the
+    /// run's checkpoints, so the run does not need the directory afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub char_encoder: Option<PathBuf>,
+    /// The pretrained encoder's learning rate when it trains (stage 2, `joint`, `no-contrast`),
+    /// as a multiple of the stage's rate; it is frozen in stage 1, and 0 keeps it frozen always.
+    pub char_encoder_lr_scale: f64,
 }
 
 impl Default for ModelConfig {
@@ -78,6 +86,8 @@ impl Default for ModelConfig {
             dropout_attn: 0.0,
             dropout_out: 0.3,
             scaled_attention: false,
+            char_encoder: None,
+            char_encoder_lr_scale: 0.1,
         }
     }
 }
@@ -238,6 +248,12 @@ impl RunConfig {
             if !(0.0..1.0).contains(&p) {
                 bail!("model.{name} must be in [0, 1), got {p}");
             }
+        }
+        if !(m.char_encoder_lr_scale >= 0.0 && m.char_encoder_lr_scale.is_finite()) {
+            bail!(
+                "model.char_encoder_lr_scale must be a finite number ≥ 0, got {}",
+                m.char_encoder_lr_scale
+            );
         }
         for (name, s) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
             if s.batch_size == 0 || !(s.lr > 0.0) || !(s.tau > 0.0) {

@@ -74,7 +74,7 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
     let meta = match meta {
         Some(m) => m.clone(),
         None => {
-            let vocabs = Vocabs::build(
+            let mut vocabs = Vocabs::build(
                 train_pieces.iter().map(|s| s.chars.as_slice()),
                 cfg.data.char_min_freq,
                 cfg.data.bigram_min_freq,
@@ -87,9 +87,23 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
                     cfg.data.train.display()
                 );
             }
-            let model = cfg
+            let mut model = cfg
                 .model
                 .tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+            if let Some(dir) = &cfg.model.char_encoder {
+                let (bert, vocab) = model_core::model::bert::files::read_config(dir)
+                    .with_context(|| format!("model.char_encoder {}", dir.display()))?;
+                if cfg.data.max_len + 2 > bert.max_position_embeddings {
+                    bail!(
+                        "data.max_len {} plus [CLS] and [SEP] exceeds the {} positions of the character encoder in {}",
+                        cfg.data.max_len,
+                        bert.max_position_embeddings,
+                        dir.display()
+                    );
+                }
+                vocabs.bert = Some(vocab);
+                model = model.with_char_encoder(Some(bert));
+            }
             ModelMeta {
                 format_version: FORMAT_VERSION,
                 model,

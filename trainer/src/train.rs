@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use model_core::batch::{Batch, Example, length_buckets};
 use model_core::loss::{Queries, info_nce};
 use model_core::metrics::{Report, evaluate};
+use model_core::model::tagger::char_features;
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
 use rand::seq::SliceRandom;
@@ -345,6 +346,15 @@ impl Trainer<'_> {
             let head_only = phase == Phase::Tagging && epoch < s.head_only_epochs;
             // The encoder does not change during a head-only epoch: one inference copy serves it.
             let frozen = head_only.then(|| model.valid());
+            // The pretrained character encoder is frozen in stage 1 (as in the paper) and when
+            // its rate scale is 0: its features come from an inference copy, outside the graph.
+            let bert_trains =
+                phase != Phase::Contrast && self.cfg.model.char_encoder_lr_scale > 0.0;
+            let frozen_bert = if bert_trains {
+                None
+            } else {
+                model.bert.as_ref().map(|b| b.valid())
+            };
             let bar = ProgressBar::new(batches.len() as u64).with_prefix(format!(
                 "{} {}/{}",
                 phase.name(),
@@ -377,11 +387,16 @@ impl Trainer<'_> {
                 tokens += batch.tokens();
                 // Head-only steps run the encoder without autodiff: a detached graph would still be
                 // recorded, and Burn's graph cleanup then dominates the epoch.
-                let reps = match &frozen {
-                    Some(encoder) => {
+                let reps = match (&frozen, &frozen_bert) {
+                    (Some(encoder), _) => {
                         Tensor::from_inner(encoder.encode(&Batch::new(&refs, &self.device)))
                     }
-                    None => model.encode(&batch),
+                    (None, Some(bert)) => {
+                        let features = char_features(bert, &Batch::new(&refs, &self.device))
+                            .map(Tensor::from_inner);
+                        model.encode_with(&batch, features)
+                    }
+                    (None, None) => model.encode(&batch),
                 };
                 let contrast = |reps: Tensor<3>| {
                     info_nce(
@@ -428,8 +443,18 @@ impl Trainer<'_> {
                 }
                 loss_sum += value;
                 loss_n += 1;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let mut grads = loss.backward();
+                // The pretrained encoder steps at its own (lower) rate: its gradients are taken
+                // out first, and the same optimizer (per-parameter state) steps each group.
+                let bert_grads = match (&model.bert, bert_trains) {
+                    (Some(b), true) => Some(GradientsParams::from_module(&mut grads, b)),
+                    _ => None,
+                };
+                let grads = GradientsParams::from_grads(grads, &model);
                 model = optim.step(lr, model, grads);
+                if let Some(g) = bert_grads {
+                    model = optim.step(lr * self.cfg.model.char_encoder_lr_scale, model, g);
+                }
                 bar.inc(1);
                 let el = t0.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!(
@@ -619,6 +644,26 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         model.num_params(),
         args.backend_name,
     ));
+    let from_checkpoint = resuming && state.model_file.is_some();
+    if let (false, Some(dir)) = (from_checkpoint, &cfg.model.char_encoder) {
+        let bert_cfg = meta.model.char_encoder.as_ref().with_context(|| {
+            format!(
+                "{} has no character encoder config; start a new run",
+                args.out.join("meta.json").display()
+            )
+        })?;
+        model.bert = Some(
+            model_core::model::bert::files::load_weights(dir, bert_cfg, &ad)
+                .with_context(|| format!("model.char_encoder {}", dir.display()))?,
+        );
+        run.log(&format!(
+            "pretrained character encoder from {}: {} layers, hidden {}, {} parameters",
+            dir.display(),
+            bert_cfg.num_hidden_layers,
+            bert_cfg.hidden_size,
+            model.bert.as_ref().map_or(0, |b| b.num_params())
+        ));
+    }
     let mut resume_optim = None;
     if let (true, Some(f)) = (resuming, &state.model_file) {
         model = load_model(&meta, &args.out.join("checkpoint").join(f), &ad)?;

@@ -14,6 +14,10 @@ pub struct CharBigramEmbeddingConfig {
     #[config(default = 100)]
     pub bigram_dim: usize,
     pub d_model: usize,
+    /// Width of extra per-character features (a pretrained encoder's output) concatenated before
+    /// the projection; 0 for none.
+    #[config(default = 0)]
+    pub extra_dim: usize,
     #[config(default = 0.5)]
     pub dropout: f64,
 }
@@ -41,7 +45,11 @@ impl CharBigramEmbeddingConfig {
             bigrams: EmbeddingConfig::new(self.n_bigrams, self.bigram_dim)
                 .with_initializer(init)
                 .init(device),
-            proj: LinearConfig::new(self.char_dim + self.bigram_dim, self.d_model).init(device),
+            proj: LinearConfig::new(
+                self.char_dim + self.bigram_dim + self.extra_dim,
+                self.d_model,
+            )
+            .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
         }
     }
@@ -59,12 +67,16 @@ impl CharBigramEmbedding {
         self
     }
 
-    /// `[batch, len]` ids → `[batch, len, d_model]`.
-    pub fn forward(&self, chars: Tensor<2, Int>, bigrams: Tensor<2, Int>) -> Tensor<3> {
-        let x = Tensor::cat(
-            vec![self.chars.forward(chars), self.bigrams.forward(bigrams)],
-            2,
-        );
+    /// `[batch, len]` ids (and `[batch, len, extra_dim]` features) → `[batch, len, d_model]`.
+    pub fn forward(
+        &self,
+        chars: Tensor<2, Int>,
+        bigrams: Tensor<2, Int>,
+        extra: Option<Tensor<3>>,
+    ) -> Tensor<3> {
+        let mut parts = vec![self.chars.forward(chars), self.bigrams.forward(bigrams)];
+        parts.extend(extra);
+        let x = Tensor::cat(parts, 2);
         self.proj.forward(self.dropout.forward(x))
     }
 }

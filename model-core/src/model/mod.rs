@@ -2,12 +2,15 @@
 //! linear + CRF head.
 
 pub mod attention;
+pub mod bert;
 pub mod crf;
 pub mod embedding;
 pub mod encoder;
+pub mod mlm;
 pub mod tagger;
 
 pub use attention::{RelativeAttention, RelativeAttentionConfig};
+pub use bert::{Bert, BertConfig, BertError};
 pub use crf::{Crf, CrfConfig, CrfConstraints};
 pub use embedding::{CharBigramEmbedding, CharBigramEmbeddingConfig};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};

@@ -1,5 +1,11 @@
 //! The full tagger: embeddings → encoder (stage 1 learns these) → dropout → linear → CRF.
+//!
+//! With a pretrained character encoder (BERT), its hidden states join the character and bigram
+//! embeddings before the projection, and the relative-position encoder runs on top (FLAT+BERT's
+//! layout). The trainer keeps BERT frozen in stage 1 by feeding [`Tagger::encode_with`] features
+//! computed without autodiff.
 
+use super::bert::{Bert, BertConfig};
 use super::crf::{Crf, CrfConfig, CrfConstraints};
 use super::embedding::{CharBigramEmbedding, CharBigramEmbeddingConfig};
 use super::encoder::{Encoder, EncoderConfig};
@@ -36,10 +42,13 @@ pub struct TaggerConfig {
     pub dropout_out: f64,
     #[config(default = false)]
     pub scaled_attention: bool,
+    /// The pretrained character encoder's shape; its weights live in the tagger's record.
+    pub char_encoder: Option<BertConfig>,
 }
 
 #[derive(Module, Debug)]
 pub struct Tagger {
+    pub bert: Option<Bert>,
     pub embed: CharBigramEmbedding,
     pub encoder: Encoder,
     pub dropout_out: Dropout,
@@ -50,8 +59,10 @@ pub struct Tagger {
 impl TaggerConfig {
     pub fn init(&self, device: &Device) -> Tagger {
         Tagger {
+            bert: self.char_encoder.as_ref().map(|c| c.init(device)),
             embed: CharBigramEmbeddingConfig::new(self.n_chars, self.n_bigrams, self.d_model)
                 .with_char_dim(self.char_dim)
+                .with_extra_dim(self.char_encoder.as_ref().map_or(0, |c| c.hidden_size))
                 .with_bigram_dim(self.bigram_dim)
                 .with_dropout(self.dropout_embed)
                 .init(device),
@@ -73,9 +84,16 @@ impl TaggerConfig {
 impl Tagger {
     /// Token representations `[batch, len, d_model]`: what stage 1 contrasts.
     pub fn encode(&self, batch: &Batch) -> Tensor<3> {
+        let features = self.bert.as_ref().and_then(|b| char_features(b, batch));
+        self.encode_with(batch, features)
+    }
+
+    /// [`Tagger::encode`] with the pretrained encoder's features computed by the caller (e.g.
+    /// without autodiff, to freeze it). `features`: `[batch, len, hidden]` or `None` without one.
+    pub fn encode_with(&self, batch: &Batch, features: Option<Tensor<3>>) -> Tensor<3> {
         let x = self
             .embed
-            .forward(batch.chars.clone(), batch.bigrams.clone());
+            .forward(batch.chars.clone(), batch.bigrams.clone(), features);
         self.encoder.forward(x, batch.pad.clone())
     }
 
@@ -99,4 +117,12 @@ impl Tagger {
     pub fn nll(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> Tensor<1> {
         self.crf.nll(self.emissions(reps), &batch.tags, constraints)
     }
+}
+
+/// BERT's hidden states at the characters, `[batch, len, hidden]`: the `[CLS]` and `[SEP]`/padding
+/// outputs are dropped. `None` when the batch carries no BERT ids.
+pub fn char_features(bert: &Bert, batch: &Batch) -> Option<Tensor<3>> {
+    let (ids, pad) = batch.bert.as_ref()?;
+    let h = bert.forward(ids.clone(), pad.clone());
+    Some(h.narrow(1, 1, batch.max_len()))
 }
