@@ -17,7 +17,7 @@ source "$(dirname "$0")/web-env.sh"
 cd "$ROOT"
 OUT_DIR="${OUT_DIR:-$ROOT/target/browser-test}"
 RUNS="$OUT_DIR/runs"
-NERCO="$ROOT/target/release/nerco"
+NERCO="${CARGO_TARGET_DIR:-$ROOT/target}/release/nerco"
 mkdir -p "$OUT_DIR" "$RUNS"
 t0=$(date +%s)
 step() { printf '[browser-test %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
