@@ -2,33 +2,15 @@
 //! stage 1, fine-tuned in stage 2, carried in the run's checkpoints so `eval`, `predict` and
 //! `export` work without the original directory; bad encoder directories are reported by file.
 
+mod common;
+use common::*;
+
 use burn::prelude::*;
 use model_core::model::bert::{BertConfig, tensor_values};
 use model_core::pipeline::ModelMeta;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn nerco(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nerco"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run nerco")
-}
-
-fn ok(out: Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "nerco failed: {err}");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn fails(out: Output) -> String {
     assert!(!out.status.success(), "nerco should have failed");

@@ -1,34 +1,12 @@
 //! End-to-end tests of the `nerco` binary on a tiny model: training, evaluation against an
 //! independent conlleval scorer, prediction, resuming, and errors on bad input.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn nerco(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nerco"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run nerco")
-}
-
-fn ok(out: Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "nerco failed: {err}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 #[test]
 fn tiny_run_fits_its_data_and_eval_agrees_with_an_independent_scorer() {

@@ -1,24 +1,12 @@
 //! Hostile input and interrupted training: every failure is a clear error naming what and where,
 //! and a killed run resumes to the same result as an uninterrupted one.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn nerco(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nerco"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run nerco")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

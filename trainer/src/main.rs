@@ -130,43 +130,8 @@ enum Command {
         /// Output directory, e.g. runs/pretrain/zh-chars.
         #[arg(long)]
         out: PathBuf,
-        /// Training text (repeatable): CoNLL files (first column; `.gz` too) or `.txt` files of
-        /// one paragraph per line (UTF-8 or GB18030; People's Daily `word/POS` annotations are
-        /// stripped). Default: the train splits in data/. Never pass dev or test text.
-        #[arg(long)]
-        corpus: Vec<PathBuf>,
-        #[arg(long, default_value_t = 128)]
-        hidden: usize,
-        #[arg(long, default_value_t = 2)]
-        layers: usize,
-        #[arg(long, default_value_t = 4)]
-        heads: usize,
-        /// Feed-forward width (default: 4 × hidden).
-        #[arg(long)]
-        intermediate: Option<usize>,
-        /// Longest piece in characters; the model gets max_len + 2 positions ([CLS], [SEP]), so
-        /// taggers using it need data.max_len ≤ this.
-        #[arg(long, default_value_t = 200)]
-        max_len: usize,
-        /// Characters seen fewer times map to [UNK].
-        #[arg(long, default_value_t = 2)]
-        min_freq: usize,
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        #[arg(long, default_value_t = 20000)]
-        steps: usize,
-        #[arg(long, default_value_t = 5e-4)]
-        lr: f64,
-        #[arg(long, default_value_t = 0.01)]
-        weight_decay: f64,
-        /// Linear warm-up over this fraction of the steps, then linear decay to 0.
-        #[arg(long, default_value_t = 0.05)]
-        warmup: f64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Write the directory (and a checkpoint to resume from) every N steps (0: only at the end).
-        #[arg(long, default_value_t = 1000)]
-        save_every: usize,
+        #[command(flatten)]
+        settings: pretrain::PretrainSettings,
         /// Continue an interrupted run in --out from its last save, with its own settings.
         #[arg(long)]
         resume: bool,
@@ -276,40 +241,12 @@ fn main() -> Result<()> {
         Command::Bench { suite, report } => bench::run(suite.as_deref(), &report, &device)?,
         Command::Pretrain {
             out,
-            corpus,
-            hidden,
-            layers,
-            heads,
-            intermediate,
-            max_len,
-            min_freq,
-            batch_size,
-            steps,
-            lr,
-            weight_decay,
-            warmup,
-            seed,
-            save_every,
+            settings,
             resume,
         } => pretrain::pretrain(pretrain::PretrainArgs {
             out,
             resume,
-            settings: pretrain::PretrainSettings {
-                corpus,
-                hidden,
-                layers,
-                heads,
-                intermediate,
-                max_len,
-                min_freq,
-                batch_size,
-                steps,
-                lr,
-                weight_decay,
-                warmup,
-                seed,
-                save_every,
-            },
+            settings,
             device,
         })?,
         Command::Embed {

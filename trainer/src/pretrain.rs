@@ -36,21 +36,44 @@ const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// What a pretraining run was asked for; stored with its checkpoint so `--resume` continues the
 /// same run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
 pub struct PretrainSettings {
+    /// Training text (repeatable): CoNLL files (first column; `.gz` too) or `.txt` files of
+    /// one paragraph per line (UTF-8 or GB18030; People's Daily `word/POS` annotations are
+    /// stripped). Default: the train splits in data/. Never pass dev or test text.
+    #[arg(long)]
     pub corpus: Vec<PathBuf>,
+    #[arg(long, default_value_t = 128)]
     pub hidden: usize,
+    #[arg(long, default_value_t = 2)]
     pub layers: usize,
+    #[arg(long, default_value_t = 4)]
     pub heads: usize,
+    /// Feed-forward width (default: 4 × hidden).
+    #[arg(long)]
     pub intermediate: Option<usize>,
+    /// Longest piece in characters; the model gets max_len + 2 positions ([CLS], [SEP]), so
+    /// taggers using it need data.max_len ≤ this.
+    #[arg(long, default_value_t = 200)]
     pub max_len: usize,
+    /// Characters seen fewer times map to [UNK].
+    #[arg(long, default_value_t = 2)]
     pub min_freq: usize,
+    #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    #[arg(long, default_value_t = 20000)]
     pub steps: usize,
+    #[arg(long, default_value_t = 5e-4)]
     pub lr: f64,
+    #[arg(long, default_value_t = 0.01)]
     pub weight_decay: f64,
+    /// Linear warm-up over this fraction of the steps, then linear decay to 0.
+    #[arg(long, default_value_t = 0.05)]
     pub warmup: f64,
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Write the directory (and a checkpoint to resume from) every N steps (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
     pub save_every: usize,
 }
 

@@ -61,10 +61,6 @@ fn fmt(v: &[f64]) -> String {
     }
 }
 
-fn recipe_name(r: Recipe) -> String {
-    r.name().to_string()
-}
-
 const RECIPES: [Recipe; 4] = [
     Recipe::NoContrast,
     Recipe::Nerco,
@@ -113,7 +109,7 @@ fn row(dir: &Path, m: &Metrics) -> RunRow {
 }
 
 /// A line chart of F1 by length bucket, one line per recipe.
-fn length_svg(title: &str, series: &[(String, Vec<(String, f64)>)]) -> String {
+fn length_svg(title: &str, series: &[(&str, Vec<(String, f64)>)]) -> String {
     let (w, h, left, right, top, bottom) = (560.0, 320.0, 50.0, 130.0, 30.0, 40.0);
     let buckets: Vec<String> = {
         let mut b: Vec<String> = series
@@ -265,7 +261,7 @@ pub fn write(
             let _ = writeln!(
                 md,
                 "| {ds} | {} | {} | {} | {} | {} | {} |",
-                recipe_name(r),
+                r.name(),
                 seeds.join(","),
                 fmt(&col(&v, |x| x.dev_f1)),
                 fmt(&col(&v, |x| x.test_precision)),
@@ -354,7 +350,7 @@ pub fn write(
                 let _ = writeln!(
                     md,
                     "| {ds} | {} | {} | {} | {} |",
-                    recipe_name(r),
+                    r.name(),
                     fmt(&col(&v, |x| x.span_f1)),
                     fmt(&col(&v, |x| x.type_accuracy)),
                     fmt(&col(&v, |x| x.test_f1))
@@ -407,7 +403,7 @@ pub fn write(
                 }
             }
             series.push((
-                recipe_name(r),
+                r.name(),
                 by.into_iter()
                     .map(|(b, f)| (b, mean_std(&f).0))
                     .collect::<Vec<_>>(),
@@ -471,7 +467,7 @@ pub fn write(
                     let _ = writeln!(
                         md,
                         "| {ds} | {} | {} | {} | {} |",
-                        recipe_name(r),
+                        r.name(),
                         fmt(&get("NAM")),
                         fmt(&get("NOM")),
                         fmt(&col(&v, |x| x.test_f1))

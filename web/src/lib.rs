@@ -42,7 +42,7 @@ pub fn compiled_backends() -> String {
     if cfg!(feature = "webgpu") {
         v.push("webgpu");
     }
-    serde_json::to_string(&v).unwrap()
+    serde_json::to_string(&v).expect("a list of strings serialises")
 }
 
 #[cfg(feature = "webgpu")]

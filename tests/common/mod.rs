@@ -1,0 +1,34 @@
+//! Helpers shared by the `nerco` integration tests: run the binary from the repository root.
+#![allow(dead_code)] // each test target uses its own subset
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (the trainer crate's parent), where configs and data paths resolve.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the trainer crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `nerco` with `args` in the repository root.
+pub fn nerco(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nerco"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run nerco")
+}
+
+/// Asserts success and returns standard output.
+pub fn ok(out: Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "nerco failed: {err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
