@@ -49,6 +49,24 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
+/// Rows of `a` matched with the row of `b` that has the same seed.
+fn pair_by_seed<'a>(a: Vec<&'a RunRow>, b: &[&'a RunRow]) -> Vec<(&'a RunRow, &'a RunRow)> {
+    a.into_iter()
+        .filter_map(|x| b.iter().find(|y| y.seed == x.seed).map(|y| (x, *y)))
+        .collect()
+}
+
+/// Mean ± std of `f(first) − f(second)` over the pairs (no std for a single pair).
+fn paired_delta(pairs: &[(&RunRow, &RunRow)], f: fn(&RunRow) -> f64) -> String {
+    let d: Vec<f64> = pairs.iter().map(|(a, b)| f(a) - f(b)).collect();
+    let (m, sd) = mean_std(&d);
+    if d.len() > 1 {
+        format!("{m:+.2} ± {sd:.2}")
+    } else {
+        format!("{m:+.2}")
+    }
+}
+
 fn fmt(v: &[f64]) -> String {
     if v.is_empty() {
         return "–".into();
@@ -288,23 +306,11 @@ pub fn write(
         "| data set | paired seeds | Δ test F1 | Δ Span F | Δ Type Acc | Δ dev F1 | wins |\n|---|---|---|---|---|---|---|"
     );
     for ds in &datasets {
-        let base = pick(ds, Recipe::NoContrast);
-        let pairs: Vec<(&RunRow, &RunRow)> = pick(ds, Recipe::Nerco)
-            .into_iter()
-            .filter_map(|n| base.iter().find(|b| b.seed == n.seed).map(|b| (n, *b)))
-            .collect();
+        let pairs = pair_by_seed(pick(ds, Recipe::Nerco), &pick(ds, Recipe::NoContrast));
         if pairs.is_empty() {
             continue;
         }
-        let delta = |f: fn(&RunRow) -> f64| -> String {
-            let d: Vec<f64> = pairs.iter().map(|(n, b)| f(n) - f(b)).collect();
-            let (m, sd) = mean_std(&d);
-            if d.len() > 1 {
-                format!("{m:+.2} ± {sd:.2}")
-            } else {
-                format!("{m:+.2}")
-            }
-        };
+        let delta = |f: fn(&RunRow) -> f64| paired_delta(&pairs, f);
         let wins = pairs.iter().filter(|(n, b)| n.test_f1 > b.test_f1).count();
         let _ = writeln!(
             md,
@@ -316,6 +322,43 @@ pub fn write(
             delta(|x| x.dev_f1),
             pairs.len()
         );
+    }
+    if !plan.variants.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Encoder and data variants against their base, paired by seed\n\nΔ = variant − base, both `nerco`, same seed (mean ± std over the paired seeds; wins = seeds where the variant's test F1 is higher).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| variant | base | paired seeds | variant test F1 | base test F1 | Δ test F1 | Δ dev F1 | wins | s/run, variant / base |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for (variant, base) in &plan.variants {
+            let pairs = pair_by_seed(pick(variant, Recipe::Nerco), &pick(base, Recipe::Nerco));
+            if pairs.is_empty() {
+                let _ = writeln!(md, "| {variant} | {base} | 0 | – | – | – | – | – | – |");
+                continue;
+            }
+            let side = |first: bool, f: fn(&RunRow) -> f64| -> Vec<f64> {
+                pairs
+                    .iter()
+                    .map(|(v, b)| if first { f(v) } else { f(b) })
+                    .collect()
+            };
+            let delta = |f: fn(&RunRow) -> f64| paired_delta(&pairs, f);
+            let wins = pairs.iter().filter(|(v, b)| v.test_f1 > b.test_f1).count();
+            let _ = writeln!(
+                md,
+                "| {variant} | {base} | {} | {} | {} | {} | {} | {wins}/{} | {:.0} / {:.0} |",
+                pairs.len(),
+                fmt(&side(true, |x| x.test_f1)),
+                fmt(&side(false, |x| x.test_f1)),
+                delta(|x| x.test_f1),
+                delta(|x| x.dev_f1),
+                pairs.len(),
+                mean_std(&side(true, |x| x.seconds)).0,
+                mean_std(&side(false, |x| x.seconds)).0,
+            );
+        }
     }
     if !plan.targets.is_empty() {
         let _ = writeln!(
