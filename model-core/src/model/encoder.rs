@@ -1,6 +1,6 @@
 //! A stack of post-norm Transformer layers with relative position attention (FLAT's layout).
 
-use super::attention::{RelativeAttention, RelativeAttentionConfig};
+use super::attention::{RelativeAttention, RelativeAttentionConfig, RelativePositions};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -63,8 +63,13 @@ impl EncoderConfig {
 }
 
 impl EncoderLayer {
-    pub fn forward(&self, x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
-        let a = self.attention.forward(x.clone(), pad);
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        pad: Tensor<2, Bool>,
+        pos: &RelativePositions,
+    ) -> Tensor<3> {
+        let a = self.attention.forward(x.clone(), pad, pos);
         let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
         let f = self
             .ff_out
@@ -74,9 +79,16 @@ impl EncoderLayer {
 }
 
 impl Encoder {
-    pub fn forward(&self, mut x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
+    /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding; `pos`: the tokens'
+    /// relative positions ([`RelativePositions::sequence`] for plain character sequences).
+    pub fn forward(
+        &self,
+        mut x: Tensor<3>,
+        pad: Tensor<2, Bool>,
+        pos: &RelativePositions,
+    ) -> Tensor<3> {
         for layer in &self.layers {
-            x = layer.forward(x, pad.clone());
+            x = layer.forward(x, pad.clone(), pos);
         }
         x
     }
