@@ -80,6 +80,22 @@ impl ModelMeta {
                 )));
             }
         }
+        match (&meta.model.lattice, &meta.vocabs.words) {
+            (None, None) => {}
+            (Some(l), Some(w)) if l.n_words == w.len() => {}
+            (Some(l), Some(w)) => {
+                return Err(PipelineError::Meta(format!(
+                    "the lattice has {} word embeddings but its lexicon {} words",
+                    l.n_words,
+                    w.len()
+                )));
+            }
+            _ => {
+                return Err(PipelineError::Meta(
+                    "a FLAT lattice needs both its config and its lexicon".into(),
+                ));
+            }
+        }
         if meta.model.n_tags != meta.tags.len() {
             return Err(PipelineError::Meta(
                 "tag count differs from the tag set".into(),

@@ -138,21 +138,29 @@ impl RelativePositions {
 
 impl RelativeAttention {
     /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding; `pos`: the tokens'
-    /// relative positions.
+    /// relative positions. Returns `[batch, queries, d]`: the outputs of the first `queries`
+    /// tokens (all `len` of them, or a lattice's characters when nothing reads its words' rows).
     pub fn forward(
         &self,
         x: Tensor<3>,
         pad: Tensor<2, Bool>,
         pos: &RelativePositions,
+        queries: usize,
     ) -> Tensor<3> {
         let [b, l, d] = x.dims();
+        let lq = queries;
         let h = self.n_heads;
         let hd = d / h;
-        let heads = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2); // [b, h, l, hd]
+        let heads = |t: Tensor<3>, n| t.reshape([b, n, h, hd]).swap_dims(1, 2); // [b, h, n, hd]
 
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
+        let xq = if lq < l {
+            x.clone().narrow(1, 0, lq)
+        } else {
+            x.clone()
+        };
+        let q = heads(self.query.forward(xq), lq);
+        let k = heads(self.key.forward(x.clone()), l);
+        let v = heads(self.value.forward(x), l);
 
         let pairs = pos.encodings.dims()[0];
         let fused = relu(self.fusion.forward(pos.encodings.clone()));
@@ -164,27 +172,28 @@ impl RelativeAttention {
 
         let u = self.u.val().reshape([1, h, 1, hd]);
         let vb = self.v.val().reshape([1, h, 1, hd]);
-        let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, l, l]
+        let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, lq, l]
         let by_dist = (q + vb).matmul(
             r.swap_dims(1, 2)
                 .unsqueeze_dim::<4>(0)
                 .expand([b, h, hd, pairs]),
-        ); // [b, h, l, pairs]
+        ); // [b, h, lq, pairs]
         let ib = pos.index.dims()[0];
-        let idx = pos
-            .index
-            .clone()
-            .reshape([ib, 1, l, l])
-            .expand([b, h, l, l]);
+        let index = if lq < l {
+            pos.index.clone().narrow(1, 0, lq)
+        } else {
+            pos.index.clone()
+        };
+        let idx = index.reshape([ib, 1, lq, l]).expand([b, h, lq, l]);
         let mut scores = content + by_dist.gather(3, idx);
         if self.scaled {
             scores = scores.div_scalar((hd as f64).sqrt());
         }
-        let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, l, l]);
+        let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, lq, l]);
         let attn = self
             .dropout
             .forward(softmax(scores.mask_fill(key_pad, -1e9), 3));
-        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, lq, d]);
         self.out.forward(ctx)
     }
 }

@@ -63,13 +63,21 @@ impl EncoderConfig {
 }
 
 impl EncoderLayer {
+    /// `x`: `[batch, len, d]` → the outputs of the first `queries` tokens,
+    /// `[batch, queries, d]` (see [`RelativeAttention::forward`]).
     pub fn forward(
         &self,
         x: Tensor<3>,
         pad: Tensor<2, Bool>,
         pos: &RelativePositions,
+        queries: usize,
     ) -> Tensor<3> {
-        let a = self.attention.forward(x.clone(), pad, pos);
+        let a = self.attention.forward(x.clone(), pad, pos, queries);
+        let x = if queries < x.dims()[1] {
+            x.narrow(1, 0, queries)
+        } else {
+            x
+        };
         let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
         let f = self
             .ff_out
@@ -81,15 +89,21 @@ impl EncoderLayer {
 impl Encoder {
     /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding; `pos`: the tokens'
     /// relative positions ([`RelativePositions::sequence`] for plain character sequences).
+    /// Returns the outputs of the first `keep` tokens, `[batch, keep, d]`: the last layer
+    /// computes only those rows (a lattice's words are context, their outputs unused).
     pub fn forward(
         &self,
         mut x: Tensor<3>,
         pad: Tensor<2, Bool>,
         pos: &RelativePositions,
+        keep: usize,
     ) -> Tensor<3> {
-        for layer in &self.layers {
-            x = layer.forward(x, pad.clone(), pos);
+        let len = x.dims()[1];
+        let n = self.layers.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let queries = if i + 1 == n { keep } else { len };
+            x = layer.forward(x, pad.clone(), pos, queries);
         }
-        x
+        if n == 0 { x.narrow(1, 0, keep) } else { x }
     }
 }

@@ -130,13 +130,11 @@ impl Tagger {
             (Some(lattice), Some(words)) => {
                 let x = Tensor::cat(vec![x, words.forward(lattice.words.clone())], 1);
                 let pos = RelativePositions::lattice(lattice, d, &device);
-                self.encoder
-                    .forward(x, lattice.pad.clone(), &pos)
-                    .narrow(1, 0, len)
+                self.encoder.forward(x, lattice.pad.clone(), &pos, len)
             }
             _ => {
                 let pos = RelativePositions::sequence(len, d, &device);
-                self.encoder.forward(x, batch.pad.clone(), &pos)
+                self.encoder.forward(x, batch.pad.clone(), &pos, len)
             }
         }
     }
