@@ -183,3 +183,44 @@ fn bundles_from_before_the_lattice_still_load() {
     let chars: Vec<char> = "高勇：男，中国国籍，无境外居留权。".chars().collect();
     assert_eq!(p.tags(&[chars.clone()], 8)[0].len(), chars.len());
 }
+
+#[test]
+fn a_flat_model_takes_a_pretrained_character_encoder_too() {
+    // BERT features join the characters' embeddings; the words have their own.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = std::fs::read_to_string(root().join("configs/tiny-flat.toml"))
+        .unwrap()
+        .replace(
+            "[model]",
+            &format!(
+                "[model]\nchar_encoder = {:?}",
+                root().join("tests/fixtures/bert-tiny").to_str().unwrap()
+            ),
+        )
+        .replace("epochs = 60", "epochs = 3")
+        .replace("epochs = 3\nbatch_size = 10", "epochs = 1\nbatch_size = 10");
+    let path = dir.path().join("flat-bert.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let run = dir.path().join("run");
+    ok(nerco(&[
+        "train",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    let meta =
+        ModelMeta::from_json(&std::fs::read_to_string(run.join("meta.json")).unwrap()).unwrap();
+    assert!(meta.model.char_encoder.is_some() && meta.model.lattice.is_some());
+    let out = ok(nerco(&[
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--output",
+        "conll",
+        "tests/fixtures/resume-tiny.char.bmes",
+        "--format",
+        "conll",
+    ]));
+    assert!(out.lines().filter(|l| !l.is_empty()).count() > 100);
+}
