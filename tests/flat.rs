@@ -181,7 +181,10 @@ fn bundles_from_before_the_lattice_still_load() {
     let p = Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
     assert!(p.tagger.words.is_none());
     let chars: Vec<char> = "高勇：男，中国国籍，无境外居留权。".chars().collect();
-    assert_eq!(p.tags(&[chars.clone()], 8)[0].len(), chars.len());
+    assert_eq!(
+        p.tags(std::slice::from_ref(&chars), 8)[0].len(),
+        chars.len()
+    );
 }
 
 #[test]

@@ -89,6 +89,9 @@ pub struct Lattice {
     /// The distinct `(head_i − head_j, tail_i − tail_j)` of the batch's token pairs; the first is
     /// `(0, 0)`.
     pub distances: Vec<(i32, i32)>,
+    /// The pairs whose query is a character come first: `distances[..char_pairs]` (a last layer
+    /// that computes only the characters' rows fuses only these).
+    pub char_pairs: usize,
     /// Each token pair's row of `distances`, `[batch, len + words, len + words]`; pairs with a
     /// padding token use row 0 (they are masked or discarded).
     pub index: Tensor<3, Int>,
@@ -125,27 +128,35 @@ impl Lattice {
         let mut distances = vec![(0, 0)];
         row[off as usize * span + off as usize] = 0;
         let mut index = vec![0i64; b * t * t];
-        for i in 0..b {
-            let (pad, heads, tails) = (
-                &pad[i * t..(i + 1) * t],
-                &heads[i * t..(i + 1) * t],
-                &tails[i * t..(i + 1) * t],
-            );
-            for q in (0..t).filter(|&q| !pad[q]) {
-                for k in (0..t).filter(|&k| !pad[k]) {
-                    let (hh, tt) = (heads[q] - heads[k], tails[q] - tails[k]);
-                    let slot = &mut row[(hh + off) as usize * span + (tt + off) as usize];
-                    if *slot == u32::MAX {
-                        *slot = distances.len() as u32;
-                        distances.push((hh, tt));
+        let mut char_pairs = 0;
+        // Character queries first, then word queries.
+        for queries in [0..len, len..t] {
+            for i in 0..b {
+                let (pad, heads, tails) = (
+                    &pad[i * t..(i + 1) * t],
+                    &heads[i * t..(i + 1) * t],
+                    &tails[i * t..(i + 1) * t],
+                );
+                for q in queries.clone().filter(|&q| !pad[q]) {
+                    for k in (0..t).filter(|&k| !pad[k]) {
+                        let (hh, tt) = (heads[q] - heads[k], tails[q] - tails[k]);
+                        let slot = &mut row[(hh + off) as usize * span + (tt + off) as usize];
+                        if *slot == u32::MAX {
+                            *slot = distances.len() as u32;
+                            distances.push((hh, tt));
+                        }
+                        index[(i * t + q) * t + k] = *slot as i64;
                     }
-                    index[(i * t + q) * t + k] = *slot as i64;
                 }
+            }
+            if char_pairs == 0 {
+                char_pairs = distances.len();
             }
         }
         Some(Self {
             words: Tensor::from_data(TensorData::new(ids, [b, w]), device),
             pad: Tensor::from_data(TensorData::new(pad, [b, t]), device),
+            char_pairs,
             distances,
             index: Tensor::from_data(TensorData::new(index, [b, t, t]), device),
         })

@@ -108,6 +108,10 @@ pub struct RelativePositions {
     pub encodings: Tensor<2>,
     /// `[batch or 1, len, len]`: the row of `encodings` of each (query, key) pair.
     pub index: Tensor<3, Int>,
+    /// The first `prefix` query rows use only `encodings[..prefix_pairs]` (a lattice's
+    /// characters; all rows and pairs for a sequence).
+    pub prefix: usize,
+    pub prefix_pairs: usize,
 }
 
 impl RelativePositions {
@@ -117,6 +121,8 @@ impl RelativePositions {
         Self {
             encodings: Tensor::cat(vec![pe.clone(), pe], 1),
             index: distance_index(len, device).unsqueeze_dim(0),
+            prefix: len,
+            prefix_pairs: 2 * len - 1,
         }
     }
 
@@ -132,6 +138,8 @@ impl RelativePositions {
         Self {
             encodings: Tensor::from_data(TensorData::new(data, [u, 2 * d]), device),
             index: lattice.index.clone(),
+            prefix: lattice.pad.dims()[1] - lattice.words.dims()[1],
+            prefix_pairs: lattice.char_pairs,
         }
     }
 }
@@ -162,8 +170,14 @@ impl RelativeAttention {
         let k = heads(self.key.forward(x.clone()), l);
         let v = heads(self.value.forward(x), l);
 
-        let pairs = pos.encodings.dims()[0];
-        let fused = relu(self.fusion.forward(pos.encodings.clone()));
+        // Rows past the queries are not computed: neither are the pairs only they use.
+        let (encodings, pairs) = if lq <= pos.prefix && pos.prefix_pairs < pos.encodings.dims()[0] {
+            let p = pos.prefix_pairs;
+            (pos.encodings.clone().narrow(0, 0, p), p)
+        } else {
+            (pos.encodings.clone(), pos.encodings.dims()[0])
+        };
+        let fused = relu(self.fusion.forward(encodings));
         let r = self
             .rel
             .forward(fused)

@@ -265,8 +265,8 @@ mod tests {
         for (i, e) in examples.iter().enumerate() {
             // (head, tail) of each lattice position: characters, padding, words, padding.
             let mut spans: Vec<Option<(i32, i32)>> = vec![None; t];
-            for k in 0..e.len() {
-                spans[k] = Some((k as i32, k as i32));
+            for (k, span) in spans.iter_mut().enumerate().take(e.len()) {
+                *span = Some((k as i32, k as i32));
             }
             for (k, m) in e.words.iter().enumerate() {
                 spans[l + k] = Some((m.head as i32, m.tail as i32));
@@ -277,6 +277,7 @@ mod tests {
                     if let (Some(a), Some(b)) = (spans[q], spans[k]) {
                         let row = index[(i * t + q) * t + k] as usize;
                         assert_eq!(lattice.distances[row], (a.0 - b.0, a.1 - b.1));
+                        assert!(q >= l || row < lattice.char_pairs);
                     }
                 }
             }
