@@ -108,6 +108,27 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
     let weights = std::fs::read(bundle.join("weights.bpk")).unwrap();
     let p = Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
     assert!(p.tagger.words.is_some());
+    assert_eq!(info["words"], info["words_in_run"]);
+
+    // A smaller bundle: only the most frequent words.
+    let small = dir.path().join("small");
+    ok(nerco(&[
+        "export",
+        "--run",
+        run_s,
+        "--out",
+        small.to_str().unwrap(),
+        "--sample-tokens",
+        "50",
+        "--max-words",
+        "52",
+    ]));
+    let info_small = read_json(&small.join("bundle.json"));
+    assert_eq!(info_small["words"], 50);
+    assert!(info_small["test_f1_bundle"].as_f64().is_some());
+    let meta_small =
+        ModelMeta::from_json(&std::fs::read_to_string(small.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta_small.vocabs.words.as_ref().unwrap().len(), 52);
     let index = read_json(&bundle.join("embeddings.json"));
     let tokens = index["tokens"].as_array().unwrap().len();
     let stage2 = std::fs::metadata(bundle.join("emb-stage2.f16"))

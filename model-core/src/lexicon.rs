@@ -159,6 +159,12 @@ impl Lexicon {
         &self.vocab
     }
 
+    /// The `n` first ids (padding and unknown always kept): the `n − 2` most frequent words;
+    /// the others are no longer matched.
+    pub fn truncated(&self, n: usize) -> Self {
+        Self::new(self.vocab.truncated(n), self.max_per_sentence)
+    }
+
     pub fn max_per_sentence(&self) -> usize {
         self.max_per_sentence
     }
@@ -284,6 +290,14 @@ mod tests {
         assert_eq!(got, [("南京", 2, 3), ("南京市", 2, 4), ("市长", 4, 5)]);
         let frequent = Lexicon::build(&words, train.iter().map(Vec::as_slice), 2, 0);
         assert_eq!(frequent.len(), 4);
+        // Truncating keeps the most frequent words; the rest are not matched at all.
+        let top = lex.truncated(3);
+        let kept: Vec<&str> = top
+            .find(&chars("南京市长"))
+            .iter()
+            .map(|w| top.vocab().token(w.id))
+            .collect();
+        assert_eq!(kept, ["南京"]);
     }
 
     #[test]

@@ -115,6 +115,17 @@ impl WordEmbeddingConfig {
 }
 
 impl WordEmbedding {
+    /// Keeps the first `n` rows of the word table (ids are frequency-ordered, see
+    /// [`crate::lexicon::Lexicon::truncated`]).
+    pub fn keep_words(mut self, n: usize) -> Self {
+        let rows = self.words.weight.val().dims()[0];
+        if n < rows {
+            let w = self.words.weight.val().narrow(0, 0, n);
+            self.words.weight = burn::module::Param::from_tensor(w);
+        }
+        self
+    }
+
     /// `[batch, words]` ids → `[batch, words, d_model]`.
     pub fn forward(&self, words: Tensor<2, Int>) -> Tensor<3> {
         self.proj
