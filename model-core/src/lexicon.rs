@@ -320,6 +320,27 @@ mod tests {
         assert_eq!(back.max_per_sentence(), 7);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_trie_finds_exactly_the_naive_substring_matches(
+            words in proptest::collection::vec("[abc]{1,4}", 0..12),
+            text in "[abcd]{0,20}",
+        ) {
+            let trie = Trie::new(words.iter().enumerate().map(|(i, w)| (w.as_str(), i as u32)));
+            let s = chars(&text);
+            let mut naive = Vec::new();
+            for head in 0..s.len() {
+                for tail in head..s.len() {
+                    let sub: String = s[head..=tail].iter().collect();
+                    if let Some(i) = words.iter().position(|w| *w == sub) {
+                        naive.push((head, tail, i as u32));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(trie.find_all(&s), naive);
+        }
+    }
+
     #[test]
     fn word_lists_take_the_first_field_and_skip_single_characters() {
         assert_eq!(
