@@ -19,12 +19,9 @@ pub struct WordMatch {
 }
 
 impl WordMatch {
-    pub fn len(&self) -> usize {
+    /// Characters the word spans.
+    pub fn span(&self) -> usize {
         self.tail - self.head + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -183,7 +180,7 @@ impl Lexicon {
             })
             .collect();
         if self.max_per_sentence > 0 && found.len() > self.max_per_sentence {
-            found.sort_by_key(|w| (std::cmp::Reverse(w.len()), w.head));
+            found.sort_by_key(|w| (std::cmp::Reverse(w.span()), w.head));
             found.truncate(self.max_per_sentence);
             found.sort_by_key(|w| (w.head, w.tail));
         }
