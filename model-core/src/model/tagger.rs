@@ -282,7 +282,7 @@ mod tests {
                 }
             }
         }
-        // 南京市 (0..=2) against 长江大桥 (3..=6).
+        // 南京市 spans characters 0 ..= 2.
         assert_eq!(
             (examples[0].words[1].head, examples[0].words[1].tail),
             (0, 2)
