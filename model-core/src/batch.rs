@@ -1,6 +1,7 @@
 //! Encoded sentences and padded mini-batches.
 
 use crate::data::Sentence;
+use crate::lexicon::WordMatch;
 use crate::tags::TagSet;
 use crate::vocab::{PAD, Vocabs};
 use burn::prelude::*;
@@ -14,6 +15,8 @@ pub struct Example {
     pub classes: Vec<usize>,
     /// Pretrained-encoder ids, `[CLS] chars [SEP]` (empty when the model has no such encoder).
     pub bert: Vec<usize>,
+    /// Lexicon words in the sentence, the lattice's extra tokens (empty unless FLAT).
+    pub words: Vec<WordMatch>,
 }
 
 impl Example {
@@ -22,11 +25,16 @@ impl Example {
             .bert
             .as_ref()
             .map_or_else(Vec::new, |v| v.encode_wrapped(chars));
+        let words = vocabs
+            .words
+            .as_ref()
+            .map_or_else(Vec::new, |lex| lex.find(chars));
         let (chars, bigrams) = vocabs.encode(chars);
         Self {
             chars,
             bigrams,
             bert,
+            words,
             ..Default::default()
         }
     }
@@ -65,6 +73,94 @@ pub struct Batch {
     /// Pretrained-encoder input `[batch, len + 2]` (`[CLS] chars [SEP]`, then padding) and its
     /// padding mask; `None` when the examples carry no such ids.
     pub bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
+    /// The FLAT lattice's words; `None` when no sentence of the batch has any.
+    pub lattice: Option<Lattice>,
+}
+
+/// A batch as FLAT's flat lattice: each sentence's characters (padded to the batch's `len`), then
+/// its lexicon words (padded to the batch's `words`), one sequence of `len + words` tokens. A
+/// character's head and tail are its position; a word's are its first and last character.
+#[derive(Clone, Debug)]
+pub struct Lattice {
+    /// Word ids `[batch, words]`, padding 0.
+    pub words: Tensor<2, Int>,
+    /// True at padding, `[batch, len + words]`.
+    pub pad: Tensor<2, Bool>,
+    /// The distinct `(head_i − head_j, tail_i − tail_j)` of the batch's token pairs; the first is
+    /// `(0, 0)`.
+    pub distances: Vec<(i32, i32)>,
+    /// The pairs whose query is a character come first: `distances[..char_pairs]` (a last layer
+    /// that computes only the characters' rows fuses only these).
+    pub char_pairs: usize,
+    /// Each token pair's row of `distances`, `[batch, len + words, len + words]`; pairs with a
+    /// padding token use row 0 (they are masked or discarded).
+    pub index: Tensor<3, Int>,
+}
+
+impl Lattice {
+    /// `None` when no example has words. `len`: the batch's character length.
+    fn new(examples: &[&Example], len: usize, device: &Device) -> Option<Self> {
+        let w = examples.iter().map(|e| e.words.len()).max().unwrap_or(0);
+        if w == 0 {
+            return None;
+        }
+        let (b, t) = (examples.len(), len + w);
+        let mut ids = vec![PAD as i64; b * w];
+        let mut pad = vec![true; b * t];
+        let mut heads = vec![0i32; b * t];
+        let mut tails = vec![0i32; b * t];
+        for (i, e) in examples.iter().enumerate() {
+            for k in 0..e.len() {
+                pad[i * t + k] = false;
+                heads[i * t + k] = k as i32;
+                tails[i * t + k] = k as i32;
+            }
+            for (k, m) in e.words.iter().enumerate() {
+                ids[i * w + k] = m.id as i64;
+                pad[i * t + len + k] = false;
+                heads[i * t + len + k] = m.head as i32;
+                tails[i * t + len + k] = m.tail as i32;
+            }
+        }
+        // Distances lie in -(len-1) ..= len-1: a dense table finds each pair's row.
+        let (off, span) = (len as i32 - 1, 2 * len - 1);
+        let mut row = vec![u32::MAX; span * span];
+        let mut distances = vec![(0, 0)];
+        row[off as usize * span + off as usize] = 0;
+        let mut index = vec![0i64; b * t * t];
+        let mut char_pairs = 0;
+        // Character queries first, then word queries.
+        for queries in [0..len, len..t] {
+            for i in 0..b {
+                let (pad, heads, tails) = (
+                    &pad[i * t..(i + 1) * t],
+                    &heads[i * t..(i + 1) * t],
+                    &tails[i * t..(i + 1) * t],
+                );
+                for q in queries.clone().filter(|&q| !pad[q]) {
+                    for k in (0..t).filter(|&k| !pad[k]) {
+                        let (hh, tt) = (heads[q] - heads[k], tails[q] - tails[k]);
+                        let slot = &mut row[(hh + off) as usize * span + (tt + off) as usize];
+                        if *slot == u32::MAX {
+                            *slot = distances.len() as u32;
+                            distances.push((hh, tt));
+                        }
+                        index[(i * t + q) * t + k] = *slot as i64;
+                    }
+                }
+            }
+            if char_pairs == 0 {
+                char_pairs = distances.len();
+            }
+        }
+        Some(Self {
+            words: Tensor::from_data(TensorData::new(ids, [b, w]), device),
+            pad: Tensor::from_data(TensorData::new(pad, [b, t]), device),
+            char_pairs,
+            distances,
+            index: Tensor::from_data(TensorData::new(index, [b, t, t]), device),
+        })
+    }
 }
 
 impl Batch {
@@ -99,6 +195,7 @@ impl Batch {
         });
         Self {
             bert,
+            lattice: Lattice::new(examples, l, device),
             chars: Tensor::from_data(TensorData::new(chars, [b, l]), device),
             bigrams: Tensor::from_data(TensorData::new(bigrams, [b, l]), device),
             pad: Tensor::from_data(TensorData::new(pad, [b, l]), device),

@@ -80,6 +80,22 @@ impl ModelMeta {
                 )));
             }
         }
+        match (&meta.model.lattice, &meta.vocabs.words) {
+            (None, None) => {}
+            (Some(l), Some(w)) if l.n_words == w.len() => {}
+            (Some(l), Some(w)) => {
+                return Err(PipelineError::Meta(format!(
+                    "the lattice has {} word embeddings but its lexicon {} words",
+                    l.n_words,
+                    w.len()
+                )));
+            }
+            _ => {
+                return Err(PipelineError::Meta(
+                    "a FLAT lattice needs both its config and its lexicon".into(),
+                ));
+            }
+        }
         if meta.model.n_tags != meta.tags.len() {
             return Err(PipelineError::Meta(
                 "tag count differs from the tag set".into(),
@@ -301,5 +317,89 @@ mod roundtrip_tests {
         };
         let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
         assert!(err.to_string().contains("format version"));
+    }
+}
+
+#[cfg(test)]
+mod flat_tests {
+    use super::*;
+    use crate::data::Scheme;
+    use crate::lexicon::Lexicon;
+    use crate::model::LatticeConfig;
+    use burn::module::Module;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// A random FLAT model with a 6-character window, saved and loaded back.
+    fn pipelines() -> &'static (Pipeline, Pipeline) {
+        static P: OnceLock<(Pipeline, Pipeline)> = OnceLock::new();
+        P.get_or_init(|| {
+            let device = Device::flex();
+            device.seed(13);
+            let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海市长宁区"]
+                .iter()
+                .map(|s| s.chars().collect())
+                .collect();
+            let mut vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+            let list: Vec<String> = [
+                "北京",
+                "北京大学",
+                "大学",
+                "上海",
+                "上海市",
+                "市长",
+                "长宁区",
+            ]
+            .map(String::from)
+            .to_vec();
+            let lexicon = Lexicon::build(&list, texts.iter().map(Vec::as_slice), 1, 3);
+            let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
+            let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+                .with_d_model(16)
+                .with_n_heads(2)
+                .with_char_dim(8)
+                .with_bigram_dim(8)
+                .with_lattice(Some(LatticeConfig::new(lexicon.len()).with_word_dim(4)));
+            vocabs.words = Some(lexicon);
+            let meta = ModelMeta {
+                format_version: FORMAT_VERSION,
+                model: model.clone(),
+                vocabs,
+                tags,
+                max_len: 6,
+            };
+            let tagger = model.init(&device);
+            let bytes = tagger.clone().into_record().into_bytes().unwrap().to_vec();
+            let json = serde_json::to_string(&meta).unwrap();
+            let loaded = ModelMeta::from_json(&json).unwrap();
+            (
+                Pipeline::new(meta, &tagger, &device),
+                Pipeline::from_bytes(loaded, bytes, &device).unwrap(),
+            )
+        })
+    }
+
+    #[test]
+    fn a_flat_bundle_with_a_mismatched_lexicon_is_refused() {
+        let (p, _) = pipelines();
+        let mut meta = p.meta.clone();
+        meta.vocabs.words = None;
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("lexicon"), "{err}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn flat_models_tag_any_text_and_reload_identically(
+            text in "[张三李四北京大学上海市长宁区在去读书。a ]{0,40}"
+        ) {
+            let (a, b) = pipelines();
+            let s: Vec<char> = text.chars().collect();
+            let sentences = vec![s.clone(), s.iter().rev().copied().collect()];
+            let ta = a.tag_ids(&sentences, 2);
+            prop_assert_eq!(ta[0].len(), s.len());
+            prop_assert_eq!(&ta, &b.tag_ids(&sentences, 2));
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Character and bigram vocabularies, built from the training split and saved with the model.
 
+use crate::lexicon::Lexicon;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -187,13 +188,16 @@ impl BertVocab {
     }
 }
 
-/// The character and bigram vocabularies of a model, and the pretrained encoder's when it has one.
+/// The character and bigram vocabularies of a model, the pretrained encoder's when it has one,
+/// and the lattice's words when it is a FLAT model.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Vocabs {
     pub chars: Vocab,
     pub bigrams: Vocab,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bert: Option<BertVocab>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Lexicon>,
 }
 
 impl Vocabs {
@@ -217,6 +221,7 @@ impl Vocabs {
             chars,
             bigrams,
             bert: None,
+            words: None,
         }
     }
 

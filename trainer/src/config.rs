@@ -69,7 +69,33 @@ pub struct ModelConfig {
     /// The pretrained encoder's learning rate when it trains (stage 2, `joint`, `no-contrast`),
     /// as a multiple of the stage's rate; it is frozen in stage 1, and 0 keeps it frozen always.
     pub char_encoder_lr_scale: f64,
+    /// `plain`: the relative-position Transformer over the characters; `flat`: FLAT's lattice,
+    /// the characters followed by the lexicon words that match the sentence.
+    pub encoder: EncoderKind,
+    /// FLAT: the word list (one word per line, `.gz` read too); the words of it that occur in the
+    /// training split become the model's word vocabulary. Default `data/lexicon/jieba.txt.gz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<PathBuf>,
+    /// FLAT: keep the lexicon words that occur at least this often in the training split.
+    pub lexicon_min_freq: usize,
+    /// FLAT: at most this many words per sentence piece (the longest kept; 0 = no cap).
+    pub max_words: usize,
+    /// FLAT: word embedding width.
+    pub word_dim: usize,
+    /// FLAT: dropout on the word embeddings.
+    pub dropout_word: f64,
 }
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    #[default]
+    Plain,
+    Flat,
+}
+
+/// The lexicon a FLAT config uses when it names none.
+pub const DEFAULT_LEXICON: &str = "data/lexicon/jieba.txt.gz";
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -88,11 +114,24 @@ impl Default for ModelConfig {
             scaled_attention: false,
             char_encoder: None,
             char_encoder_lr_scale: 0.1,
+            encoder: EncoderKind::Plain,
+            lexicon: None,
+            lexicon_min_freq: 1,
+            max_words: 200,
+            word_dim: 100,
+            dropout_word: 0.5,
         }
     }
 }
 
 impl ModelConfig {
+    /// The FLAT word list: `lexicon`, or [`DEFAULT_LEXICON`].
+    pub fn lexicon_path(&self) -> PathBuf {
+        self.lexicon
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_LEXICON))
+    }
+
     pub fn tagger(&self, n_chars: usize, n_bigrams: usize, n_tags: usize) -> TaggerConfig {
         TaggerConfig::new(n_chars, n_bigrams, n_tags)
             .with_char_dim(self.char_dim)
@@ -244,6 +283,7 @@ impl RunConfig {
             ("dropout_residual", m.dropout_residual),
             ("dropout_attn", m.dropout_attn),
             ("dropout_out", m.dropout_out),
+            ("dropout_word", m.dropout_word),
         ] {
             if !(0.0..1.0).contains(&p) {
                 bail!("model.{name} must be in [0, 1), got {p}");
@@ -253,6 +293,16 @@ impl RunConfig {
             bail!(
                 "model.char_encoder_lr_scale must be a finite number ≥ 0, got {}",
                 m.char_encoder_lr_scale
+            );
+        }
+        if m.encoder == EncoderKind::Flat {
+            if m.word_dim == 0 || m.lexicon_min_freq == 0 {
+                bail!("model.word_dim and model.lexicon_min_freq must be positive");
+            }
+        } else if let Some(p) = &m.lexicon {
+            bail!(
+                "model.lexicon ({}) is used only by encoder = \"flat\", but the encoder is plain",
+                p.display()
             );
         }
         for (name, s) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {

@@ -1,10 +1,12 @@
 //! Loading a run's data: read the splits, convert tags to the model's scheme, build the
 //! vocabularies and tag set, and encode examples.
 
-use crate::config::RunConfig;
+use crate::config::{EncoderKind, RunConfig};
 use anyhow::{Context, Result, bail};
 use model_core::batch::Example;
 use model_core::data::{Scheme, Sentence, convert_tags, read_conll};
+use model_core::lexicon::{Lexicon, read_word_list};
+use model_core::model::LatticeConfig;
 use model_core::pipeline::{FORMAT_VERSION, ModelMeta, split_long};
 use model_core::tags::TagSet;
 use model_core::vocab::Vocabs;
@@ -103,6 +105,30 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
                 }
                 vocabs.bert = Some(vocab);
                 model = model.with_char_encoder(Some(bert));
+            }
+            if cfg.model.encoder == EncoderKind::Flat {
+                let path = cfg.model.lexicon_path();
+                let list = read_word_list(&path).context("model.lexicon")?;
+                let lexicon = Lexicon::build(
+                    &list,
+                    train_pieces.iter().map(|s| s.chars.as_slice()),
+                    cfg.model.lexicon_min_freq,
+                    cfg.model.max_words,
+                );
+                if lexicon.is_empty() {
+                    bail!(
+                        "model.lexicon: no word of {} occurs {} or more times in {}",
+                        path.display(),
+                        cfg.model.lexicon_min_freq,
+                        cfg.data.train.display()
+                    );
+                }
+                model = model.with_lattice(Some(
+                    LatticeConfig::new(lexicon.len())
+                        .with_word_dim(cfg.model.word_dim)
+                        .with_dropout_word(cfg.model.dropout_word),
+                ));
+                vocabs.words = Some(lexicon);
             }
             ModelMeta {
                 format_version: FORMAT_VERSION,

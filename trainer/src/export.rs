@@ -120,6 +120,8 @@ pub struct ExportArgs<'a> {
     pub half: bool,
     /// Keep only the most frequent bigrams (the rest read as unknown).
     pub max_bigrams: Option<usize>,
+    /// FLAT: keep only the most frequent lexicon words (the rest are no longer matched).
+    pub max_words: Option<usize>,
 }
 
 /// What the bundle's own weights score on the test set, next to the run's model: the cost of
@@ -129,6 +131,11 @@ struct BundleInfo {
     weights: &'static str,
     bigrams: usize,
     bigrams_in_run: usize,
+    /// FLAT: lexicon words in the bundle and in the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    words: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    words_in_run: Option<usize>,
     weights_bytes: usize,
     test_f1_run: f64,
     test_f1_bundle: f64,
@@ -149,6 +156,19 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         bundle_meta.model.n_bigrams = bundle_meta.vocabs.bigrams.len();
         model.embed = model.embed.keep_bigrams(bundle_meta.model.n_bigrams);
     }
+    if let Some(n) = a.max_words {
+        let (Some(words), Some(lattice), Some(emb)) = (
+            &meta.vocabs.words,
+            bundle_meta.model.lattice.as_mut(),
+            model.words.take(),
+        ) else {
+            bail!("--max-words: {} is not a FLAT run", a.run.display());
+        };
+        let kept = words.truncated(n);
+        lattice.n_words = kept.len();
+        model.words = Some(emb.keep_words(kept.len()));
+        bundle_meta.vocabs.words = Some(kept);
+    }
     // Half precision halves the page weight; `weights::load` casts back to f32.
     let bytes = model_core::weights::to_bytes(&model, a.half)?;
     let cfg = RunConfig::load(&a.run.join("config.toml"))?;
@@ -161,6 +181,8 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         weights: if a.half { "f16" } else { "f32" },
         bigrams: bundle_meta.model.n_bigrams,
         bigrams_in_run: meta.model.n_bigrams,
+        words: bundle_meta.model.lattice.as_ref().map(|l| l.n_words - 2),
+        words_in_run: meta.model.lattice.as_ref().map(|l| l.n_words - 2),
         weights_bytes: bytes.len(),
         test_f1_run: run_report.overall.f1,
         test_f1_bundle: bundle_report.overall.f1,

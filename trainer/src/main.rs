@@ -97,6 +97,10 @@ enum Command {
         /// test F1 it costs).
         #[arg(long)]
         max_bigrams: Option<usize>,
+        /// FLAT models: keep only the N most frequent lexicon words (the others are no longer
+        /// matched).
+        #[arg(long)]
+        max_words: Option<usize>,
     },
     /// Run a grid of data set × recipe × seed (resumable) and write the report.
     Experiment {
@@ -213,6 +217,7 @@ fn main() -> Result<()> {
             sample_tokens,
             full_precision,
             max_bigrams,
+            max_words,
         } => export::export(
             export::ExportArgs {
                 run: &run,
@@ -221,6 +226,7 @@ fn main() -> Result<()> {
                 sample_tokens,
                 half: !full_precision,
                 max_bigrams,
+                max_words,
             },
             &device,
         )?,

@@ -644,6 +644,17 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         model.num_params(),
         args.backend_name,
     ));
+    if let Some(words) = &meta.vocabs.words {
+        let count = |ex: &[Example]| ex.iter().map(|e| e.words.len()).sum::<usize>();
+        let chars = |ex: &[Example]| ex.iter().map(Example::len).sum::<usize>().max(1);
+        run.log(&format!(
+            "FLAT lattice: {} lexicon words (seen in training); words per character: train {:.2}, dev {:.2}; at most {} per piece",
+            words.len() - 2,
+            count(&splits.train_examples) as f64 / chars(&splits.train_examples) as f64,
+            count(&splits.dev_examples) as f64 / chars(&splits.dev_examples) as f64,
+            words.max_per_sentence(),
+        ));
+    }
     let from_checkpoint = resuming && state.model_file.is_some();
     if let (false, Some(dir)) = (from_checkpoint, &cfg.model.char_encoder) {
         let bert_cfg = meta.model.char_encoder.as_ref().with_context(|| {

@@ -208,7 +208,8 @@ impl Engine {
 mod tests {
     use super::*;
     use model_core::data::Scheme;
-    use model_core::model::TaggerConfig;
+    use model_core::lexicon::Lexicon;
+    use model_core::model::{LatticeConfig, TaggerConfig};
     use model_core::pipeline::{FORMAT_VERSION, Pipeline};
     use model_core::tags::TagSet;
     use model_core::vocab::Vocabs;
@@ -228,19 +229,32 @@ mod tests {
     }
 
     fn model() -> (ModelMeta, Vec<u8>, Device) {
+        model_with(false)
+    }
+
+    /// A random tagger; `flat`: a FLAT lattice over a few words of the texts.
+    fn model_with(flat: bool) -> (ModelMeta, Vec<u8>, Device) {
         let device = Device::flex();
         device.seed(5);
         let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去了上海"]
             .iter()
             .map(|s| s.chars().collect())
             .collect();
-        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let mut vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
-        let cfg = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+        let mut cfg = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
             .with_d_model(16)
             .with_n_heads(2)
             .with_char_dim(8)
             .with_bigram_dim(8);
+        if flat {
+            let list: Vec<String> = ["北京", "北京大学", "大学", "读书", "上海"]
+                .map(String::from)
+                .to_vec();
+            let lexicon = Lexicon::build(&list, texts.iter().map(Vec::as_slice), 1, 0);
+            cfg = cfg.with_lattice(Some(LatticeConfig::new(lexicon.len()).with_word_dim(4)));
+            vocabs.words = Some(lexicon);
+        }
         let meta = ModelMeta {
             format_version: FORMAT_VERSION,
             model: cfg.clone(),
@@ -259,7 +273,19 @@ mod tests {
 
     #[test]
     fn the_engine_tags_like_the_native_pipeline() {
-        let (meta, bytes, device) = model();
+        engine_matches_pipeline(model());
+    }
+
+    #[test]
+    fn a_flat_bundle_tags_like_the_native_pipeline() {
+        let (meta, bytes, device) = model_with(true);
+        // The bundle's metadata survives JSON with its word vocabulary.
+        let meta = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap();
+        assert!(meta.vocabs.words.is_some());
+        engine_matches_pipeline((meta, bytes, device));
+    }
+
+    fn engine_matches_pipeline((meta, bytes, device): (ModelMeta, Vec<u8>, Device)) {
         let pipeline = Pipeline::from_bytes(meta.clone(), bytes.clone(), &device).unwrap();
         let engine = block_on(Engine::load(meta, bytes, device)).unwrap();
         let text = "张三在北京大学读书，李四去了上海。\r\n\n😀 abc 北京";

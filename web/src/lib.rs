@@ -136,7 +136,8 @@ impl NerModel {
         self.backend.clone()
     }
 
-    /// `{scheme, types, tags, max_len, d_model, parameters}` as JSON.
+    /// `{scheme, types, tags, max_len, d_model, encoder, lexicon_words}` as JSON (`encoder`:
+    /// `"plain"` or `"flat"`; `lexicon_words`: the FLAT lattice's word vocabulary, 0 without one).
     #[wasm_bindgen(getter)]
     pub fn info(&self) -> String {
         let m = &self.engine.meta;
@@ -146,6 +147,8 @@ impl NerModel {
             "tags": m.tags.tags,
             "max_len": m.max_len,
             "d_model": m.model.d_model,
+            "encoder": if m.model.lattice.is_some() { "flat" } else { "plain" },
+            "lexicon_words": m.vocabs.words.as_ref().map_or(0, |w| w.len() - 2),
         })
         .to_string()
     }

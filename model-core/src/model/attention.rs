@@ -1,11 +1,14 @@
 //! Multi-head self-attention with FLAT's relative position encoding.
 //!
 //! FLAT (Li et al., 2020) scores a pair of spans by their content and by a fused encoding of the
-//! distances between their heads and tails. Over characters, head = tail, so all four distances
-//! equal `i - j` and the fused encoding depends on `i - j` alone: we compute it once per distance
-//! (`2L - 1` rows) and gather it into the `L × L` score matrix, instead of materialising the
-//! `L × L × d` tensor FLAT builds.
+//! distances between their heads and tails (`ff_two`: the head–head and tail–tail distances,
+//! concatenated, through a linear layer and a ReLU). The fused encoding depends on the pair of
+//! distances alone, so we compute it once per distinct pair ([`RelativePositions`]) and gather it
+//! into the `L × L` score matrix, instead of materialising the `L × L × d` tensor FLAT builds.
+//! Over characters, head = tail, so the pairs are the `2L - 1` distances `i - j`; in a lattice,
+//! the distinct pairs of the batch are collected on the host ([`crate::batch::Lattice`]).
 
+use crate::batch::Lattice;
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -69,18 +72,22 @@ impl RelativeAttentionConfig {
     }
 }
 
+/// The sinusoidal encoding of a distance, written into `out` (`d` values: sines, then cosines).
+fn sinusoid(dist: i32, out: &mut [f32]) {
+    let half = out.len() / 2;
+    for k in 0..half {
+        let freq = (-(k as f32) * (10000f32).ln() / half.max(1) as f32).exp();
+        out[k] = (dist as f32 * freq).sin();
+        out[half + k] = (dist as f32 * freq).cos();
+    }
+}
+
 /// Sinusoidal encodings of the distances `-(len-1) ..= len-1`, `[2len-1, d]`.
 pub fn distance_encoding(len: usize, d: usize, device: &Device) -> Tensor<2> {
     let rows = 2 * len - 1;
-    let half = d / 2;
     let mut data = vec![0f32; rows * d];
-    for r in 0..rows {
-        let dist = r as f32 - (len as f32 - 1.0);
-        for k in 0..half {
-            let freq = (-(k as f32) * (10000f32).ln() / half.max(1) as f32).exp();
-            data[r * d + k] = (dist * freq).sin();
-            data[r * d + half + k] = (dist * freq).cos();
-        }
+    for (r, out) in data.chunks_mut(d).enumerate() {
+        sinusoid(r as i32 - (len as i32 - 1), out);
     }
     Tensor::from_data(TensorData::new(data, [rows, d]), device)
 }
@@ -93,48 +100,114 @@ fn distance_index(len: usize, device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(data, [len, len]), device)
 }
 
+/// The relative positions of a batch's tokens, shared by every layer: the input of the `ff_two`
+/// fusion for each distinct (head–head, tail–tail) distance pair, and each token pair's row.
+#[derive(Clone, Debug)]
+pub struct RelativePositions {
+    /// `[pairs, 2 d]`: the encodings of the head–head and of the tail–tail distance.
+    pub encodings: Tensor<2>,
+    /// `[batch or 1, len, len]`: the row of `encodings` of each (query, key) pair.
+    pub index: Tensor<3, Int>,
+    /// The first `prefix` query rows use only `encodings[..prefix_pairs]` (a lattice's
+    /// characters; all rows and pairs for a sequence).
+    pub prefix: usize,
+    pub prefix_pairs: usize,
+}
+
+impl RelativePositions {
+    /// A character sequence of `len`: head = tail, so the pairs are the distances `i - j`.
+    pub fn sequence(len: usize, d: usize, device: &Device) -> Self {
+        let pe = distance_encoding(len, d, device);
+        Self {
+            encodings: Tensor::cat(vec![pe.clone(), pe], 1),
+            index: distance_index(len, device).unsqueeze_dim(0),
+            prefix: len,
+            prefix_pairs: 2 * len - 1,
+        }
+    }
+
+    /// A lattice: the batch's distinct distance pairs.
+    pub fn lattice(lattice: &Lattice, d: usize, device: &Device) -> Self {
+        let u = lattice.distances.len();
+        let mut data = vec![0f32; u * 2 * d];
+        for (&(hh, tt), out) in lattice.distances.iter().zip(data.chunks_mut(2 * d)) {
+            let (head, tail) = out.split_at_mut(d);
+            sinusoid(hh, head);
+            sinusoid(tt, tail);
+        }
+        Self {
+            encodings: Tensor::from_data(TensorData::new(data, [u, 2 * d]), device),
+            index: lattice.index.clone(),
+            prefix: lattice.pad.dims()[1] - lattice.words.dims()[1],
+            prefix_pairs: lattice.char_pairs,
+        }
+    }
+}
+
 impl RelativeAttention {
-    /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding.
-    pub fn forward(&self, x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
+    /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding; `pos`: the tokens'
+    /// relative positions. Returns `[batch, queries, d]`: the outputs of the first `queries`
+    /// tokens (all `len` of them, or a lattice's characters when nothing reads its words' rows).
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        pad: Tensor<2, Bool>,
+        pos: &RelativePositions,
+        queries: usize,
+    ) -> Tensor<3> {
         let [b, l, d] = x.dims();
+        let lq = queries;
         let h = self.n_heads;
         let hd = d / h;
-        let device = x.device();
-        let heads = |t: Tensor<3>| t.reshape([b, l, h, hd]).swap_dims(1, 2); // [b, h, l, hd]
+        let heads = |t: Tensor<3>, n| t.reshape([b, n, h, hd]).swap_dims(1, 2); // [b, h, n, hd]
 
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
+        let xq = if lq < l {
+            x.clone().narrow(1, 0, lq)
+        } else {
+            x.clone()
+        };
+        let q = heads(self.query.forward(xq), lq);
+        let k = heads(self.key.forward(x.clone()), l);
+        let v = heads(self.value.forward(x), l);
 
-        let pe = distance_encoding(l, d, &device);
-        let fused = relu(self.fusion.forward(Tensor::cat(vec![pe.clone(), pe], 1)));
+        // Rows past the queries are not computed: neither are the pairs only they use.
+        let (encodings, pairs) = if lq <= pos.prefix && pos.prefix_pairs < pos.encodings.dims()[0] {
+            let p = pos.prefix_pairs;
+            (pos.encodings.clone().narrow(0, 0, p), p)
+        } else {
+            (pos.encodings.clone(), pos.encodings.dims()[0])
+        };
+        let fused = relu(self.fusion.forward(encodings));
         let r = self
             .rel
             .forward(fused)
-            .reshape([2 * l - 1, h, hd])
-            .swap_dims(0, 1); // [h, 2l-1, hd]
+            .reshape([pairs, h, hd])
+            .swap_dims(0, 1); // [h, pairs, hd]
 
         let u = self.u.val().reshape([1, h, 1, hd]);
         let vb = self.v.val().reshape([1, h, 1, hd]);
-        let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, l, l]
-        let by_dist =
-            (q + vb).matmul(
-                r.swap_dims(1, 2)
-                    .unsqueeze_dim::<4>(0)
-                    .expand([b, h, hd, 2 * l - 1]),
-            ); // [b, h, l, 2l-1]
-        let idx = distance_index(l, &device)
-            .reshape([1, 1, l, l])
-            .expand([b, h, l, l]);
+        let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, lq, l]
+        let by_dist = (q + vb).matmul(
+            r.swap_dims(1, 2)
+                .unsqueeze_dim::<4>(0)
+                .expand([b, h, hd, pairs]),
+        ); // [b, h, lq, pairs]
+        let ib = pos.index.dims()[0];
+        let index = if lq < l {
+            pos.index.clone().narrow(1, 0, lq)
+        } else {
+            pos.index.clone()
+        };
+        let idx = index.reshape([ib, 1, lq, l]).expand([b, h, lq, l]);
         let mut scores = content + by_dist.gather(3, idx);
         if self.scaled {
             scores = scores.div_scalar((hd as f64).sqrt());
         }
-        let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, l, l]);
+        let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, lq, l]);
         let attn = self
             .dropout
             .forward(softmax(scores.mask_fill(key_pad, -1e9), 3));
-        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, lq, d]);
         self.out.forward(ctx)
     }
 }

@@ -80,3 +80,55 @@ impl CharBigramEmbedding {
         self.proj.forward(self.dropout.forward(x))
     }
 }
+
+/// The lattice's word embeddings (FLAT): their own table, dropout and projection to the model width.
+#[derive(Config, Debug)]
+pub struct WordEmbeddingConfig {
+    pub n_words: usize,
+    pub d_model: usize,
+    #[config(default = 100)]
+    pub word_dim: usize,
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct WordEmbedding {
+    pub words: Embedding,
+    pub proj: Linear,
+    pub dropout: Dropout,
+}
+
+impl WordEmbeddingConfig {
+    pub fn init(&self, device: &Device) -> WordEmbedding {
+        WordEmbedding {
+            words: EmbeddingConfig::new(self.n_words, self.word_dim)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.1,
+                })
+                .init(device),
+            proj: LinearConfig::new(self.word_dim, self.d_model).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
+
+impl WordEmbedding {
+    /// Keeps the first `n` rows of the word table (ids are frequency-ordered, see
+    /// [`crate::lexicon::Lexicon::truncated`]).
+    pub fn keep_words(mut self, n: usize) -> Self {
+        let rows = self.words.weight.val().dims()[0];
+        if n < rows {
+            let w = self.words.weight.val().narrow(0, 0, n);
+            self.words.weight = burn::module::Param::from_tensor(w);
+        }
+        self
+    }
+
+    /// `[batch, words]` ids → `[batch, words, d_model]`.
+    pub fn forward(&self, words: Tensor<2, Int>) -> Tensor<3> {
+        self.proj
+            .forward(self.dropout.forward(self.words.forward(words)))
+    }
+}

@@ -1,6 +1,6 @@
 //! A stack of post-norm Transformer layers with relative position attention (FLAT's layout).
 
-use super::attention::{RelativeAttention, RelativeAttentionConfig};
+use super::attention::{RelativeAttention, RelativeAttentionConfig, RelativePositions};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -63,8 +63,21 @@ impl EncoderConfig {
 }
 
 impl EncoderLayer {
-    pub fn forward(&self, x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
-        let a = self.attention.forward(x.clone(), pad);
+    /// `x`: `[batch, len, d]` → the outputs of the first `queries` tokens,
+    /// `[batch, queries, d]` (see [`RelativeAttention::forward`]).
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        pad: Tensor<2, Bool>,
+        pos: &RelativePositions,
+        queries: usize,
+    ) -> Tensor<3> {
+        let a = self.attention.forward(x.clone(), pad, pos, queries);
+        let x = if queries < x.dims()[1] {
+            x.narrow(1, 0, queries)
+        } else {
+            x
+        };
         let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
         let f = self
             .ff_out
@@ -74,10 +87,23 @@ impl EncoderLayer {
 }
 
 impl Encoder {
-    pub fn forward(&self, mut x: Tensor<3>, pad: Tensor<2, Bool>) -> Tensor<3> {
-        for layer in &self.layers {
-            x = layer.forward(x, pad.clone());
+    /// `x`: `[batch, len, d]`; `pad`: `[batch, len]`, true at padding; `pos`: the tokens'
+    /// relative positions ([`RelativePositions::sequence`] for plain character sequences).
+    /// Returns the outputs of the first `keep` tokens, `[batch, keep, d]`: the last layer
+    /// computes only those rows (a lattice's words are context, their outputs unused).
+    pub fn forward(
+        &self,
+        mut x: Tensor<3>,
+        pad: Tensor<2, Bool>,
+        pos: &RelativePositions,
+        keep: usize,
+    ) -> Tensor<3> {
+        let len = x.dims()[1];
+        let n = self.layers.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let queries = if i + 1 == n { keep } else { len };
+            x = layer.forward(x, pad.clone(), pos, queries);
         }
-        x
+        if n == 0 { x.narrow(1, 0, keep) } else { x }
     }
 }

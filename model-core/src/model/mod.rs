@@ -9,9 +9,11 @@ pub mod encoder;
 pub mod mlm;
 pub mod tagger;
 
-pub use attention::{RelativeAttention, RelativeAttentionConfig};
+pub use attention::{RelativeAttention, RelativeAttentionConfig, RelativePositions};
 pub use bert::{Bert, BertConfig, BertError};
 pub use crf::{Crf, CrfConfig, CrfConstraints};
-pub use embedding::{CharBigramEmbedding, CharBigramEmbeddingConfig};
+pub use embedding::{
+    CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
+};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
-pub use tagger::{Tagger, TaggerConfig};
+pub use tagger::{LatticeConfig, Tagger, TaggerConfig};

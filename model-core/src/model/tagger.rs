@@ -1,13 +1,21 @@
 //! The full tagger: embeddings → encoder (stage 1 learns these) → dropout → linear → CRF.
 //!
+//! The encoder runs over the characters, or, in a FLAT model ([`TaggerConfig::lattice`]), over the
+//! characters followed by the lexicon words that match the sentence (a flat lattice with head and
+//! tail positions); either way [`Tagger::encode`] returns the character positions only, so the
+//! contrastive loss, the CRF and the viewer see characters alike.
+//!
 //! With a pretrained character encoder (BERT), its hidden states join the character and bigram
 //! embeddings before the projection, and the relative-position encoder runs on top (FLAT+BERT's
 //! layout). The trainer keeps BERT frozen in stage 1 by feeding [`Tagger::encode_with`] features
 //! computed without autodiff.
 
+use super::attention::RelativePositions;
 use super::bert::{Bert, BertConfig};
 use super::crf::{Crf, CrfConfig, CrfConstraints};
-use super::embedding::{CharBigramEmbedding, CharBigramEmbeddingConfig};
+use super::embedding::{
+    CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
+};
 use super::encoder::{Encoder, EncoderConfig};
 use crate::batch::Batch;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -44,12 +52,28 @@ pub struct TaggerConfig {
     pub scaled_attention: bool,
     /// The pretrained character encoder's shape; its weights live in the tagger's record.
     pub char_encoder: Option<BertConfig>,
+    /// The FLAT lattice's words; `None` for a character-only encoder.
+    pub lattice: Option<LatticeConfig>,
+}
+
+/// The word side of a FLAT lattice.
+#[derive(Config, Debug)]
+pub struct LatticeConfig {
+    /// Size of the word vocabulary ([`crate::lexicon::Lexicon::len`]).
+    pub n_words: usize,
+    #[config(default = 100)]
+    pub word_dim: usize,
+    /// Dropout on the word embeddings ("lexicon words 0.5" in the reference).
+    #[config(default = 0.5)]
+    pub dropout_word: f64,
 }
 
 #[derive(Module, Debug)]
 pub struct Tagger {
     pub bert: Option<Bert>,
     pub embed: CharBigramEmbedding,
+    /// The lattice's word embeddings (FLAT models only).
+    pub words: Option<WordEmbedding>,
     pub encoder: Encoder,
     pub dropout_out: Dropout,
     pub head: Linear,
@@ -66,6 +90,12 @@ impl TaggerConfig {
                 .with_bigram_dim(self.bigram_dim)
                 .with_dropout(self.dropout_embed)
                 .init(device),
+            words: self.lattice.as_ref().map(|w| {
+                WordEmbeddingConfig::new(w.n_words, self.d_model)
+                    .with_word_dim(w.word_dim)
+                    .with_dropout(w.dropout_word)
+                    .init(device)
+            }),
             encoder: EncoderConfig::new(self.d_model, self.n_heads)
                 .with_n_layers(self.n_layers)
                 .with_ff_mult(self.ff_mult)
@@ -82,7 +112,7 @@ impl TaggerConfig {
 }
 
 impl Tagger {
-    /// Token representations `[batch, len, d_model]`: what stage 1 contrasts.
+    /// Character representations `[batch, len, d_model]`: what stage 1 contrasts.
     pub fn encode(&self, batch: &Batch) -> Tensor<3> {
         let features = self.bert.as_ref().and_then(|b| char_features(b, batch));
         self.encode_with(batch, features)
@@ -94,7 +124,19 @@ impl Tagger {
         let x = self
             .embed
             .forward(batch.chars.clone(), batch.bigrams.clone(), features);
-        self.encoder.forward(x, batch.pad.clone())
+        let [_, len, d] = x.dims();
+        let device = x.device();
+        match (&batch.lattice, &self.words) {
+            (Some(lattice), Some(words)) => {
+                let x = Tensor::cat(vec![x, words.forward(lattice.words.clone())], 1);
+                let pos = RelativePositions::lattice(lattice, d, &device);
+                self.encoder.forward(x, lattice.pad.clone(), &pos, len)
+            }
+            _ => {
+                let pos = RelativePositions::sequence(len, d, &device);
+                self.encoder.forward(x, batch.pad.clone(), &pos, len)
+            }
+        }
     }
 
     /// Tag scores `[batch, len, tags]` from representations.
@@ -125,4 +167,172 @@ pub fn char_features(bert: &Bert, batch: &Batch) -> Option<Tensor<3>> {
     let (ids, pad) = batch.bert.as_ref()?;
     let h = bert.forward(ids.clone(), pad.clone());
     Some(h.narrow(1, 1, batch.max_len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Example;
+    use crate::lexicon::Lexicon;
+    use crate::vocab::Vocabs;
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    /// A small FLAT tagger without dropout, its vocabularies, and two sentences with words.
+    fn flat() -> (Tagger, Vec<Example>, Device) {
+        let device = Device::flex();
+        device.seed(7);
+        let texts = [chars("南京市长江大桥"), chars("我在北京大学")];
+        let mut vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let list: Vec<String> = [
+            "南京",
+            "南京市",
+            "市长",
+            "长江",
+            "长江大桥",
+            "北京",
+            "北京大学",
+            "大学",
+        ]
+        .map(String::from)
+        .to_vec();
+        let lex = Lexicon::build(&list, texts.iter().map(Vec::as_slice), 1, 0);
+        let n_words = lex.len();
+        vocabs.words = Some(lex);
+        let config = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), 5)
+            .with_d_model(16)
+            .with_n_heads(2)
+            .with_n_layers(2)
+            .with_char_dim(8)
+            .with_bigram_dim(8)
+            .with_dropout_embed(0.0)
+            .with_dropout_ff(0.0)
+            .with_dropout_residual(0.0)
+            .with_dropout_out(0.0)
+            .with_lattice(Some(
+                LatticeConfig::new(n_words)
+                    .with_word_dim(6)
+                    .with_dropout_word(0.0),
+            ));
+        let examples = texts
+            .iter()
+            .map(|t| Example::unlabelled(t, &vocabs))
+            .collect();
+        (config.init(&device), examples, device)
+    }
+
+    fn values(t: Tensor<3>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn the_lattice_holds_each_words_head_and_tail_and_every_pairs_distances() {
+        let (_, examples, device) = flat();
+        assert_eq!(examples[0].words.len(), 5);
+        assert_eq!(examples[1].words.len(), 3);
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, &device);
+        let lattice = batch.lattice.as_ref().expect("words in the batch");
+        let (l, w) = (7, 5);
+        assert_eq!(lattice.words.dims(), [2, w]);
+        let pad = lattice
+            .pad
+            .clone()
+            .into_data()
+            .convert::<bool>()
+            .try_into_vec::<bool>()
+            .unwrap();
+        let index = lattice
+            .index
+            .clone()
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .unwrap();
+        let t = l + w;
+        for (i, e) in examples.iter().enumerate() {
+            // (head, tail) of each lattice position: characters, padding, words, padding.
+            let mut spans: Vec<Option<(i32, i32)>> = vec![None; t];
+            for (k, span) in spans.iter_mut().enumerate().take(e.len()) {
+                *span = Some((k as i32, k as i32));
+            }
+            for (k, m) in e.words.iter().enumerate() {
+                spans[l + k] = Some((m.head as i32, m.tail as i32));
+            }
+            for q in 0..t {
+                assert_eq!(pad[i * t + q], spans[q].is_none());
+                for k in 0..t {
+                    if let (Some(a), Some(b)) = (spans[q], spans[k]) {
+                        let row = index[(i * t + q) * t + k] as usize;
+                        assert_eq!(lattice.distances[row], (a.0 - b.0, a.1 - b.1));
+                        assert!(q >= l || row < lattice.char_pairs);
+                    }
+                }
+            }
+        }
+        // 南京市 spans characters 0 ..= 2.
+        assert_eq!(
+            (examples[0].words[1].head, examples[0].words[1].tail),
+            (0, 2)
+        );
+    }
+
+    #[test]
+    fn a_sentence_with_words_gives_character_outputs_that_the_words_change() {
+        let (tagger, examples, device) = flat();
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, &device);
+        let reps = tagger.encode(&batch);
+        assert_eq!(reps.dims(), [2, 7, 16]);
+        let mut plain = batch.clone();
+        plain.lattice = None;
+        let without = values(tagger.encode(&plain));
+        let with = values(reps);
+        assert!(with.iter().zip(&without).any(|(a, b)| (a - b).abs() > 1e-3));
+    }
+
+    #[test]
+    fn masked_words_do_not_leak_and_the_lattice_path_equals_the_character_path() {
+        let (tagger, examples, device) = flat();
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, &device);
+        let mut masked = batch.clone();
+        let lattice = masked.lattice.as_mut().unwrap();
+        let w = lattice.words.dims()[1];
+        // Every word becomes padding: the characters attend to the characters only, through the
+        // lattice's distance pairs instead of the character path's 2L-1 distances.
+        lattice.pad = Tensor::cat(
+            vec![
+                batch.pad.clone(),
+                Tensor::<2, Bool>::full([2, w], true, &device),
+            ],
+            1,
+        );
+        let mut plain = batch.clone();
+        plain.lattice = None;
+        // (Padding rows differ: they are garbage either way.)
+        let real = |b: &Batch| {
+            b.gather_tokens(tagger.encode(b))
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap()
+        };
+        assert_close(&real(&masked), &real(&plain));
+        // And a word-free batch of a FLAT model takes the character path.
+        let none = Example::unlabelled(&chars("你好"), &Vocabs::default());
+        assert!(Batch::new(&[&none], &device).lattice.is_none());
+    }
 }
