@@ -70,13 +70,7 @@ fn a_bert_run_freezes_it_in_stage1_tunes_it_in_stage2_and_is_self_contained() {
     ]));
     let metrics: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
-    let phases: Vec<&str> = metrics["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap())
-        .collect();
-    assert_eq!(phases, ["contrast", "tagging"]);
+    assert_eq!(phases(&metrics), ["contrast", "tagging"]);
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
     assert!(
         f1 >= 90.0,

@@ -29,13 +29,7 @@ fn tiny_run_fits_its_data_and_eval_agrees_with_an_independent_scorer() {
         f1 >= 95.0,
         "a tiny model should fit its 20 training sentences, F1 {f1}"
     );
-    let phases: Vec<&str> = metrics["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap())
-        .collect();
-    assert_eq!(phases, ["contrast", "tagging"]);
+    assert_eq!(phases(&metrics), ["contrast", "tagging"]);
 
     // eval --write-conll, re-scored by tests/conlleval.py.
     let conll = dir.path().join("pred.txt");
@@ -189,15 +183,7 @@ fn malformed_data_is_reported_with_file_and_line() {
         );
     let cfg_path = dir.path().join("bad.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
-    let out = nerco(&[
-        "train",
-        "--config",
-        cfg_path.to_str().unwrap(),
-        "--out",
-        dir.path().join("run").to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = train_fails(&cfg_path, &dir.path().join("run"));
     assert!(
         err.contains("bad.bmes:5"),
         "error names file and line: {err}"
@@ -209,16 +195,8 @@ fn malformed_data_is_reported_with_file_and_line() {
         "name = \"x\"\n[data]\ntrain = \"a\"\ndev = \"b\"\ntest = \"c\"\nschem = \"bio\"\n",
     )
     .unwrap();
-    let out = nerco(&[
-        "train",
-        "--config",
-        cfg_path2.to_str().unwrap(),
-        "--out",
-        dir.path().join("run2").to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("schem"),
+        train_fails(&cfg_path2, &dir.path().join("run2")).contains("schem"),
         "unknown config keys are named"
     );
 }

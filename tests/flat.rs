@@ -24,13 +24,7 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
         "1",
     ]));
     let metrics = read_json(&run.join("metrics.json"));
-    let phases: Vec<&str> = metrics["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap())
-        .collect();
-    assert_eq!(phases, ["contrast", "tagging"]);
+    assert_eq!(phases(&metrics), ["contrast", "tagging"]);
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
     assert!(
         f1 >= 90.0,
@@ -147,28 +141,12 @@ fn flat_config_errors_name_the_lexicon() {
         flat.replace("data/lexicon/jieba.txt.gz", "no/such/words.txt"),
     )
     .unwrap();
-    let out = nerco(&[
-        "train",
-        "--config",
-        missing.to_str().unwrap(),
-        "--out",
-        dir.path().join("run1").to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = train_fails(&missing, &dir.path().join("run1"));
     assert!(err.contains("no/such/words.txt"), "{err}");
 
     let plain = dir.path().join("plain.toml");
     std::fs::write(&plain, flat.replace("encoder = \"flat\"\n", "")).unwrap();
-    let out = nerco(&[
-        "train",
-        "--config",
-        plain.to_str().unwrap(),
-        "--out",
-        dir.path().join("run2").to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = train_fails(&plain, &dir.path().join("run2"));
     assert!(
         err.contains("model.lexicon") && err.contains("flat"),
         "{err}"
@@ -180,15 +158,7 @@ fn flat_config_errors_name_the_lexicon() {
         flat.replace("encoder = \"flat\"", "encoder = \"lattice\""),
     )
     .unwrap();
-    let out = nerco(&[
-        "train",
-        "--config",
-        typo.to_str().unwrap(),
-        "--out",
-        dir.path().join("run3").to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = train_fails(&typo, &dir.path().join("run3"));
     assert!(err.contains("lattice") && err.contains("flat"), "{err}");
 }
 

@@ -214,20 +214,10 @@ pub fn parse_word_list(text: &str) -> Vec<String> {
 /// Reads a word list (see [`parse_word_list`]), gunzipping it when the name ends in `.gz`.
 #[cfg(feature = "native")]
 pub fn read_word_list(path: &std::path::Path) -> Result<Vec<String>, LexiconError> {
-    use std::io::Read;
-
-    let io_error = |error| LexiconError::Io {
+    let bytes = crate::data::read_maybe_gzipped(path).map_err(|error| LexiconError::Io {
         path: path.to_path_buf(),
         error,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut bytes = Vec::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::MultiGzDecoder::new(file).read_to_end(&mut bytes)
-    } else {
-        std::io::BufReader::new(file).read_to_end(&mut bytes)
-    }
-    .map_err(io_error)?;
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| LexiconError::Utf8 {
         path: path.to_path_buf(),
     })?;

@@ -32,3 +32,27 @@ pub fn ok(out: Output) -> String {
 pub fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// Runs `nerco train --config CONFIG --out OUT`, asserts that it fails, and returns its stderr.
+pub fn train_fails(config: &Path, out: &Path) -> String {
+    let o = nerco(&[
+        "train",
+        "--config",
+        config.to_str().expect("a UTF-8 path"),
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "nerco train should have failed: {err}");
+    err
+}
+
+/// The phases a run went through, from its `metrics.json`.
+pub fn phases(metrics: &Value) -> Vec<String> {
+    metrics["phases"]
+        .as_array()
+        .expect("metrics.json lists its phases")
+        .iter()
+        .map(|p| p["phase"].as_str().expect("a phase name").to_string())
+        .collect()
+}

@@ -91,20 +91,10 @@ fn parse_line<'a>(
 /// Reads a CoNLL file, gunzipping it when the name ends in `.gz`.
 #[cfg(feature = "native")]
 pub fn read_conll(path: &std::path::Path) -> Result<Vec<Sentence>, DataError> {
-    use std::io::Read;
-
-    let io_error = |error| DataError::Io {
+    let bytes = super::read_maybe_gzipped(path).map_err(|error| DataError::Io {
         path: path.to_path_buf(),
         error,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut bytes = Vec::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::MultiGzDecoder::new(file).read_to_end(&mut bytes)
-    } else {
-        std::io::BufReader::new(file).read_to_end(&mut bytes)
-    }
-    .map_err(io_error)?;
+    })?;
     parse_conll_bytes(&bytes, &path.display().to_string())
 }
 

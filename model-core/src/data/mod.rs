@@ -8,6 +8,22 @@ mod scheme;
 pub use conll::read_conll;
 pub use conll::{Sentence, parse_conll, parse_conll_bytes, write_conll_triples};
 pub use error::DataError;
+
+/// A file's bytes, gunzipped when its name ends in `.gz` (MSRA's train split, the lexicon).
+#[cfg(feature = "native")]
+pub fn read_maybe_gzipped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::MultiGzDecoder::new(file).read_to_end(&mut bytes)?;
+    } else {
+        std::io::BufReader::new(file).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
 pub use scheme::{
     Scheme, Span, UnknownScheme, convert_tags, detect_scheme, semantic_class, spans_to_tags,
     tags_to_spans,
