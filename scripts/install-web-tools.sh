@@ -6,6 +6,7 @@
 #   - wasm-opt from npm binaryen@132 in ./node_modules (Debian's binaryen 108 breaks the module)
 #   - Debian chromium + chromium-driver (playwright cannot download browsers here)
 #   - playwright-core in tests/browser (npm ci from its package-lock.json)
+#   - the wasm build's crates (cargo fetch for wasm32: trunk builds offline)
 # Heavy steps run under `nice -n 19`. Safe to re-run; it prints what it skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,12 @@ else
   log "wasm32-unknown-unknown: installing"
   rustup target add wasm32-unknown-unknown
 fi
+
+# 1b. The wasm build's crates. Trunk builds offline (Trunk.toml), and the native test suite
+# downloads only what the native build needs, so on a fresh machine the web crate's wasm-only
+# dependencies (the WebGPU backend's kernels, e.g. cubek-fft) would be missing.
+log "crates for wasm32: cargo fetch"
+cargo fetch --locked --target wasm32-unknown-unknown
 
 # 2. Chromium and fonts (apt), early: quick and independent of the cargo builds.
 APT_PACKAGES="chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji"
