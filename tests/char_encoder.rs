@@ -6,7 +6,8 @@ mod common;
 use common::*;
 
 use burn::prelude::*;
-use model_core::model::bert::{BertConfig, tensor_values};
+use model_core::host::tensor_values;
+use model_core::model::bert::BertConfig;
 use model_core::pipeline::ModelMeta;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

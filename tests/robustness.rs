@@ -222,6 +222,23 @@ fn bad_configs_and_run_directories_are_refused() {
         stderr(&o)
     );
 
+    // A state.json naming a phase its recipe does not have (no-contrast has no stage 1).
+    let foreign = copy("foreign-state");
+    std::fs::create_dir_all(foreign.join("checkpoint")).unwrap();
+    let state = std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap();
+    let state = state.replacen("\"phase\": \"done\"", "\"phase\": \"contrast\"", 1);
+    assert!(state.contains("\"phase\": \"contrast\""), "{state}");
+    std::fs::write(foreign.join("checkpoint/state.json"), state).unwrap();
+    let o = nerco(&["train", "--out", foreign.to_str().unwrap(), "--resume"]);
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("state.json")
+            && stderr(&o).contains("not part of the `no-contrast` recipe"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+
     // Garbage and invalid UTF-8 on predict's text path.
     let bad = d.join("bad.txt");
     std::fs::write(&bad, b"ok line\n\xff\xfe\n").unwrap();

@@ -205,6 +205,27 @@ impl Batch {
         }
     }
 
+    /// The same batch without autodiff, for an inference copy of the model (a frozen encoder):
+    /// the tensors move over, nothing (the lattice's distance pairs included) is rebuilt.
+    pub fn without_autodiff(&self) -> Self {
+        Self {
+            chars: self.chars.clone().inner(),
+            bigrams: self.bigrams.clone().inner(),
+            pad: self.pad.clone().inner(),
+            lengths: self.lengths.clone(),
+            tags: self.tags.clone(),
+            classes: self.classes.clone(),
+            bert: (self.bert.as_ref()).map(|(ids, pad)| (ids.clone().inner(), pad.clone().inner())),
+            lattice: self.lattice.as_ref().map(|l| Lattice {
+                words: l.words.clone().inner(),
+                pad: l.pad.clone().inner(),
+                distances: l.distances.clone(),
+                char_pairs: l.char_pairs,
+                index: l.index.clone().inner(),
+            }),
+        }
+    }
+
     pub fn max_len(&self) -> usize {
         self.chars.dims()[1]
     }

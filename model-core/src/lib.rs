@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod data;
 pub mod decode;
+pub mod host;
 pub mod lexicon;
 pub mod loss;
 pub mod metrics;

@@ -157,11 +157,7 @@ impl Pipeline {
             let batch = Batch::new(&refs, &self.device);
             let l = batch.max_len();
             let em = self.tagger.emissions(self.tagger.encode(&batch));
-            let data = em
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32 emissions");
+            let data = crate::host::tensor_values(em);
             let mut k = 0;
             for &i in &group {
                 if examples[i].is_empty() {

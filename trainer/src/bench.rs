@@ -24,6 +24,7 @@ use burn::tensor::activation::log_softmax;
 use model_core::batch::{Batch, Example};
 use model_core::data::{Scheme, read_conll};
 use model_core::decode::CrfScores;
+use model_core::host::tensor_values;
 use model_core::loss::{Queries, info_nce, info_nce_naive};
 use model_core::model::crf::FORBIDDEN;
 use model_core::model::{Crf, CrfConstraints};
@@ -143,13 +144,6 @@ fn write_section(report: &Path, name: &str, section: &str) -> Result<()> {
     std::fs::write(report, new).with_context(|| format!("cannot write {}", report.display()))
 }
 
-fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 data")
-}
-
 fn ints(v: Vec<i64>, device: &Device) -> Tensor<1, Int> {
     let n = v.len();
     Tensor::from_data(TensorData::new(v, [n]), device)
@@ -254,7 +248,7 @@ fn infonce(device: &Device) -> Result<String> {
                 .expect("a contributing class");
             let v = l.clone().into_scalar::<f32>() as f64;
             let g = l.backward();
-            let _ = host_f32(x.grad(&g).expect("gradient"));
+            let _ = tensor_values(x.grad(&g).expect("gradient"));
             (ms(t), v)
         };
         let run_ref = || {
@@ -263,7 +257,7 @@ fn infonce(device: &Device) -> Result<String> {
             let l = info_nce_per_class(x.clone(), &classes, tau).expect("a contributing class");
             let v = l.clone().into_scalar::<f32>() as f64;
             let g = l.backward();
-            let _ = host_f32(x.grad(&g).expect("gradient"));
+            let _ = tensor_values(x.grad(&g).expect("gradient"));
             (ms(t), v)
         };
         // Warm-up, then alternate.
@@ -364,7 +358,7 @@ fn crf(device: &Device) -> Result<String> {
             let t = Instant::now();
             let loss = crf.nll(x.clone(), &gold, &c);
             let g = loss.backward();
-            let _ = host_f32(x.grad(&g).expect("gradient"));
+            let _ = tensor_values(x.grad(&g).expect("gradient"));
             ms(t)
         };
         let run_fast = || {
@@ -372,7 +366,7 @@ fn crf(device: &Device) -> Result<String> {
             let t = Instant::now();
             let (loss, _) = crf.nll_fast(x.clone(), &gold, &c);
             let g = loss.backward();
-            let _ = host_f32(x.grad(&g).expect("gradient"));
+            let _ = tensor_values(x.grad(&g).expect("gradient"));
             ms(t)
         };
         let run_viterbi = || {
@@ -479,11 +473,11 @@ fn inference(device: &Device) -> Result<String> {
     let gflops = {
         let a = Tensor::<2>::random([4096, d], Distribution::Normal(0.0, 1.0), device);
         let w = Tensor::<2>::random([d, ff], Distribution::Normal(0.0, 1.0), device);
-        let _ = host_f32(a.clone().matmul(w.clone()).sum());
+        let _ = tensor_values(a.clone().matmul(w.clone()).sum());
         let t: Vec<f64> = (0..REPS)
             .map(|_| {
                 let t = Instant::now();
-                let _ = host_f32(a.clone().matmul(w.clone()).sum());
+                let _ = tensor_values(a.clone().matmul(w.clone()).sum());
                 t.elapsed().as_secs_f64()
             })
             .collect();

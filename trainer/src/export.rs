@@ -18,6 +18,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use model_core::batch::{Batch, Example};
 use model_core::data::{Sentence, read_conll, semantic_class};
+use model_core::host::tensor_values;
 use model_core::model::Tagger;
 use model_core::pipeline::{ModelMeta, Pipeline, split_long};
 use serde::Serialize;
@@ -95,12 +96,7 @@ pub fn embed(
         let refs: Vec<&Example> = examples.iter().collect();
         let batch = Batch::new(&refs, device);
         let reps = batch.gather_tokens(model.encode(&batch));
-        out.extend(
-            reps.into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32 data"),
-        );
+        out.extend(tensor_values(reps));
     }
     out
 }

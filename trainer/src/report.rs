@@ -338,25 +338,20 @@ pub fn write(
                 let _ = writeln!(md, "| {variant} | {base} | 0 | – | – | – | – | – | – |");
                 continue;
             }
-            let side = |first: bool, f: fn(&RunRow) -> f64| -> Vec<f64> {
-                pairs
-                    .iter()
-                    .map(|(v, b)| if first { f(v) } else { f(b) })
-                    .collect()
-            };
+            let (vs, bs): (Vec<&RunRow>, Vec<&RunRow>) = pairs.iter().copied().unzip();
             let delta = |f: fn(&RunRow) -> f64| paired_delta(&pairs, f);
             let wins = pairs.iter().filter(|(v, b)| v.test_f1 > b.test_f1).count();
             let _ = writeln!(
                 md,
                 "| {variant} | {base} | {} | {} | {} | {} | {} | {wins}/{} | {:.0} / {:.0} |",
                 pairs.len(),
-                fmt(&side(true, |x| x.test_f1)),
-                fmt(&side(false, |x| x.test_f1)),
+                fmt(&col(&vs, |x| x.test_f1)),
+                fmt(&col(&bs, |x| x.test_f1)),
                 delta(|x| x.test_f1),
                 delta(|x| x.dev_f1),
                 pairs.len(),
-                mean_std(&side(true, |x| x.seconds)).0,
-                mean_std(&side(false, |x| x.seconds)).0,
+                mean_std(&col(&vs, |x| x.seconds)).0,
+                mean_std(&col(&bs, |x| x.seconds)).0,
             );
         }
     }

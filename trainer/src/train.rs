@@ -389,11 +389,11 @@ impl Trainer<'_> {
                 // recorded, and Burn's graph cleanup then dominates the epoch.
                 let reps = match (&frozen, &frozen_bert) {
                     (Some(encoder), _) => {
-                        Tensor::from_inner(encoder.encode(&Batch::new(&refs, &self.device)))
+                        Tensor::from_inner(encoder.encode(&batch.without_autodiff()))
                     }
                     (None, Some(bert)) => {
-                        let features = char_features(bert, &Batch::new(&refs, &self.device))
-                            .map(Tensor::from_inner);
+                        let features =
+                            char_features(bert, &batch.without_autodiff()).map(Tensor::from_inner);
                         model.encode_with(&batch, features)
                     }
                     (None, None) => model.encode(&batch),
@@ -583,6 +583,15 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         )
         .with_context(|| format!("{}", args.out.join("meta.json").display()))?;
         let state: TrainState = read_json(&state_path)?;
+        // A hand-edited or foreign state.json can name a phase its recipe does not have.
+        if state.phase != Phase::Done && !state.recipe.phases().contains(&state.phase) {
+            bail!(
+                "{}: phase `{}` is not part of the `{}` recipe",
+                state_path.display(),
+                state.phase.name(),
+                state.recipe.name()
+            );
+        }
         (cfg, Some(meta), Some(state))
     } else {
         if state_path.exists() {
@@ -708,7 +717,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         let pos = phases
             .iter()
             .position(|&p| p == phase)
-            .expect("phase of recipe");
+            .expect("phase of recipe checked when the state was read");
         t.state.phase = phases.get(pos + 1).copied().unwrap_or(Phase::Done);
         t.state.epoch = 0;
         t.state.best = None;

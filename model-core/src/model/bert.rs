@@ -7,6 +7,7 @@
 //! residual, LayerNorm; GELU feed-forward, residual, LayerNorm). Token types are all 0 (single
 //! sentences).
 
+use crate::host::tensor_values;
 use crate::safetensors::{NamedTensor, SafeTensors, SafetensorsError, serialize_f32};
 use burn::module::Param;
 use burn::nn::{
@@ -470,14 +471,6 @@ impl Bert {
         all.extend(extra);
         serialize_f32(&all)
     }
-}
-
-/// Host f32 values of a tensor.
-pub fn tensor_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
 }
 
 /// `name.weight` (as `[out, in]`) and `name.bias` of a linear layer.

@@ -180,12 +180,7 @@ impl Crf {
     ) -> (Tensor<1>, f64) {
         let [b, l, n] = emissions.dims();
         let device = emissions.device();
-        let em: Vec<f32> = emissions
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 emissions");
+        let em = crate::host::tensor_values(emissions.clone());
         let (transitions, start, end) = self.export(c);
         let host = crate::decode::CrfScores {
             n_tags: n,
@@ -221,8 +216,8 @@ impl Crf {
     /// Host copies of the effective scores for decoding: `(transitions [from*T+to], start, end)`.
     pub fn export(&self, c: &CrfConstraints) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let (t, s, e) = self.effective(c);
-        let v = |d: TensorData| d.convert::<f32>().try_into_vec::<f32>().expect("f32 data");
-        (v(t.into_data()), v(s.into_data()), v(e.into_data()))
+        use crate::host::tensor_values as v;
+        (v(t), v(s), v(e))
     }
 }
 

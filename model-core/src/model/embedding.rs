@@ -59,11 +59,7 @@ impl CharBigramEmbedding {
     /// Keeps the first `n` rows of the bigram table (ids are frequency-ordered, see
     /// [`crate::vocab::Vocab::truncated`]): a smaller model for the browser.
     pub fn keep_bigrams(mut self, n: usize) -> Self {
-        let rows = self.bigrams.weight.val().dims()[0];
-        if n < rows {
-            let w = self.bigrams.weight.val().slice([0..n]);
-            self.bigrams.weight = burn::module::Param::from_tensor(w);
-        }
+        self.bigrams = keep_rows(self.bigrams, n);
         self
     }
 
@@ -118,11 +114,7 @@ impl WordEmbedding {
     /// Keeps the first `n` rows of the word table (ids are frequency-ordered, see
     /// [`crate::lexicon::Lexicon::truncated`]).
     pub fn keep_words(mut self, n: usize) -> Self {
-        let rows = self.words.weight.val().dims()[0];
-        if n < rows {
-            let w = self.words.weight.val().narrow(0, 0, n);
-            self.words.weight = burn::module::Param::from_tensor(w);
-        }
+        self.words = keep_rows(self.words, n);
         self
     }
 
@@ -131,4 +123,13 @@ impl WordEmbedding {
         self.proj
             .forward(self.dropout.forward(self.words.forward(words)))
     }
+}
+
+/// The table's first `n` rows (all of them when it has no more than `n`).
+fn keep_rows(mut table: Embedding, n: usize) -> Embedding {
+    if n < table.weight.val().dims()[0] {
+        let w = table.weight.val().narrow(0, 0, n);
+        table.weight = burn::module::Param::from_tensor(w);
+    }
+    table
 }

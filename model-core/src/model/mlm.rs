@@ -3,7 +3,8 @@
 //! (dense → GELU → LayerNorm → logits tied to the word embeddings + bias), so the result saves as
 //! a Hugging Face `BertForMaskedLM` checkpoint.
 
-use super::bert::{Bert, BertConfig, BertError, Loader, push_linear, push_norm, tensor_values};
+use super::bert::{Bert, BertConfig, BertError, Loader, push_linear, push_norm};
+use crate::host::tensor_values;
 use crate::safetensors::SafeTensors;
 use burn::module::Param;
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
