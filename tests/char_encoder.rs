@@ -60,17 +60,8 @@ fn a_bert_run_freezes_it_in_stage1_tunes_it_in_stage2_and_is_self_contained() {
     let cfg = config(dir.path(), &encoder);
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
-    ok(nerco(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run_s,
-        "--seed",
-        "3",
-    ]));
-    let metrics: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    train(cfg.to_str().unwrap(), &run, &["--seed", "3"]);
+    let metrics = read_json(&run.join("metrics.json"));
     assert_eq!(phases(&metrics), ["contrast", "tagging"]);
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
     assert!(
@@ -120,15 +111,7 @@ fn a_bert_run_freezes_it_in_stage1_tunes_it_in_stage2_and_is_self_contained() {
     let jsonl = ok(nerco(&["predict", "--run", run_s, input.to_str().unwrap()]));
     assert_eq!(jsonl.lines().count(), 2);
     let bundle = dir.path().join("bundle");
-    ok(nerco(&[
-        "export",
-        "--run",
-        run_s,
-        "--out",
-        bundle.to_str().unwrap(),
-        "--sample-tokens",
-        "100",
-    ]));
+    export(&run, &bundle, &["--sample-tokens", "100"]);
     let meta = std::fs::read_to_string(bundle.join("meta.json")).unwrap();
     let meta = ModelMeta::from_json(&meta).unwrap();
     assert!(meta.vocabs.bert.is_some() && meta.model.char_encoder.is_some());
@@ -252,20 +235,10 @@ fn pretrain_writes_a_directory_that_transformers_layout_loaders_and_training_acc
     // The directory loads as a character encoder, and a tagger trains on it.
     let cfg = config(dir.path(), &out);
     let run = dir.path().join("run");
-    ok(nerco(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-        "--recipe",
-        "no-contrast",
-    ]));
-    let f1 =
-        serde_json::from_str::<Value>(&std::fs::read_to_string(run.join("metrics.json")).unwrap())
-            .unwrap()["test"]["overall"]["f1"]
-            .as_f64()
-            .unwrap();
+    train(cfg.to_str().unwrap(), &run, &["--recipe", "no-contrast"]);
+    let f1 = read_json(&run.join("metrics.json"))["test"]["overall"]["f1"]
+        .as_f64()
+        .unwrap();
     assert!(f1 >= 90.0, "F1 {f1}");
 
     // An existing output is never overwritten.

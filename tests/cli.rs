@@ -5,23 +5,14 @@ mod common;
 use common::*;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[test]
 fn tiny_run_fits_its_data_and_eval_agrees_with_an_independent_scorer() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
-    ok(nerco(&[
-        "train",
-        "--config",
-        "configs/tiny.toml",
-        "--out",
-        run_s,
-        "--seed",
-        "1",
-    ]));
+    train("configs/tiny.toml", &run, &["--seed", "1"]);
 
     let metrics = read_json(&run.join("metrics.json"));
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();

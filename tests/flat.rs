@@ -14,15 +14,7 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let run_s = run.to_str().unwrap();
-    ok(nerco(&[
-        "train",
-        "--config",
-        "configs/tiny-flat.toml",
-        "--out",
-        run_s,
-        "--seed",
-        "1",
-    ]));
+    train("configs/tiny-flat.toml", &run, &["--seed", "1"]);
     let metrics = read_json(&run.join("metrics.json"));
     assert_eq!(phases(&metrics), ["contrast", "tagging"]);
     let f1 = metrics["test"]["overall"]["f1"].as_f64().unwrap();
@@ -76,15 +68,7 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
 
     // The bundle carries the word vocabulary and tags like the run.
     let bundle = dir.path().join("bundle");
-    ok(nerco(&[
-        "export",
-        "--run",
-        run_s,
-        "--out",
-        bundle.to_str().unwrap(),
-        "--sample-tokens",
-        "200",
-    ]));
+    export(&run, &bundle, &["--sample-tokens", "200"]);
     let info = read_json(&bundle.join("bundle.json"));
     let (run_f1, bundle_f1) = (
         info["test_f1_run"].as_f64().unwrap(),
@@ -106,17 +90,11 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
 
     // A smaller bundle: only the most frequent words.
     let small = dir.path().join("small");
-    ok(nerco(&[
-        "export",
-        "--run",
-        run_s,
-        "--out",
-        small.to_str().unwrap(),
-        "--sample-tokens",
-        "50",
-        "--max-words",
-        "52",
-    ]));
+    export(
+        &run,
+        &small,
+        &["--sample-tokens", "50", "--max-words", "52"],
+    );
     let info_small = read_json(&small.join("bundle.json"));
     assert_eq!(info_small["words"], 50);
     assert!(info_small["test_f1_bundle"].as_f64().is_some());
@@ -196,13 +174,7 @@ fn a_flat_model_takes_a_pretrained_character_encoder_too() {
     let path = dir.path().join("flat-bert.toml");
     std::fs::write(&path, cfg).unwrap();
     let run = dir.path().join("run");
-    ok(nerco(&[
-        "train",
-        "--config",
-        path.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]));
+    train(path.to_str().unwrap(), &run, &[]);
     let meta =
         ModelMeta::from_json(&std::fs::read_to_string(run.join("meta.json")).unwrap()).unwrap();
     assert!(meta.model.char_encoder.is_some() && meta.model.lattice.is_some());

@@ -56,3 +56,22 @@ pub fn phases(metrics: &Value) -> Vec<String> {
         .map(|p| p["phase"].as_str().expect("a phase name").to_string())
         .collect()
 }
+
+/// `nerco train --config CONFIG --out OUT EXTRA…`, asserted to succeed; returns its stdout.
+pub fn train(config: &str, out: &Path, extra: &[&str]) -> String {
+    let out = out.to_str().expect("a UTF-8 path");
+    let mut args = vec!["train", "--config", config, "--out", out];
+    args.extend_from_slice(extra);
+    ok(nerco(&args))
+}
+
+/// `nerco export --run RUN --out OUT EXTRA…`, asserted to succeed; returns its stdout.
+pub fn export(run: &Path, out: &Path, extra: &[&str]) -> String {
+    let (run, out) = (
+        run.to_str().expect("a UTF-8 path"),
+        out.to_str().expect("a UTF-8 path"),
+    );
+    let mut args = vec!["export", "--run", run, "--out", out];
+    args.extend_from_slice(extra);
+    ok(nerco(&args))
+}
