@@ -13,5 +13,7 @@ pub mod model;
 pub mod pipeline;
 pub mod safetensors;
 pub mod tags;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod vocab;
 pub mod weights;

@@ -538,7 +538,7 @@ fn inference(device: &Device) -> Result<String> {
 
 // ---------------------------------------------------------------- train
 
-use crate::train::epoch_batches;
+use model_core::train::epoch_batches;
 
 fn python() -> PathBuf {
     let venv = PathBuf::from("bench/.venv/bin/python");

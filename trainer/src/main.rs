@@ -39,7 +39,7 @@ enum Command {
         /// Run configuration (TOML); default: the embedded configs/resume.toml.
         #[arg(long)]
         config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "nerco")]
+        #[arg(long, default_value = "nerco", value_parser = recipe_arg())]
         recipe: train::Recipe,
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -152,6 +152,14 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         max_tokens: usize,
     },
+}
+
+/// `--recipe`: the names of model-core's recipes, listed in `--help` and in clap's errors.
+fn recipe_arg() -> impl clap::builder::TypedValueParser<Value = train::Recipe> {
+    let names = train::Recipe::ALL.map(|r| r.name());
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|s| s.parse::<train::Recipe>().expect("a listed recipe name parses"))
 }
 
 fn main() -> Result<()> {

@@ -1,0 +1,16 @@
+//! The training step, shared by `nerco train` and the page's live trainer: the recipe's phases,
+//! each epoch's batches and learning rates from the seed, the loss of each phase, and the
+//! optimiser step. No file system, clock or progress display here (it runs in wasm32 too); the
+//! caller owns the loop around it and reads the loss value the way its device allows.
+
+pub mod optim;
+pub mod recipe;
+pub mod schedule;
+pub mod stage;
+pub mod step;
+
+pub use optim::{apply_step, make_optimizer};
+pub use recipe::{Phase, Recipe};
+pub use schedule::{epoch_batches, epoch_rng, epoch_seed, learning_rate};
+pub use stage::{JointConfig, OptimizerKind, StageConfig};
+pub use step::{Frozen, LossSetup, StepLoss, phase_loss, token_classes, token_dropout, train_batch};

@@ -1,0 +1,126 @@
+//! Recipes (what a run trains) and the phases each runs, in order.
+
+use crate::loss::Queries;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recipe {
+    /// Stage 1 (Semantic-Class InfoNCE) then stage 2 (CRF fine-tuning).
+    Nerco,
+    /// Stage 2 only: the baseline.
+    NoContrast,
+    /// One stage with loss = CRF NLL + InfoNCE.
+    Joint,
+    /// Like nerco, but Non-Entity tokens are queries too.
+    NoFilter,
+}
+
+/// The phases a recipe runs, in order; `Done` once all have run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Contrast,
+    Tagging,
+    Joint,
+    Done,
+}
+
+impl Recipe {
+    pub const ALL: [Recipe; 4] = [
+        Recipe::Nerco,
+        Recipe::NoContrast,
+        Recipe::Joint,
+        Recipe::NoFilter,
+    ];
+
+    /// The name used on the command line, in configs and run directories.
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::Nerco => "nerco",
+            Recipe::NoContrast => "no-contrast",
+            Recipe::Joint => "joint",
+            Recipe::NoFilter => "no-filter",
+        }
+    }
+
+    pub fn phases(self) -> &'static [Phase] {
+        match self {
+            Recipe::Nerco | Recipe::NoFilter => &[Phase::Contrast, Phase::Tagging],
+            Recipe::NoContrast => &[Phase::Tagging],
+            Recipe::Joint => &[Phase::Joint],
+        }
+    }
+
+    /// The phase after `phase` (`Done` after the last); `None` when `phase` is not in the recipe.
+    pub fn next_phase(self, phase: Phase) -> Option<Phase> {
+        let phases = self.phases();
+        let pos = phases.iter().position(|&p| p == phase)?;
+        Some(phases.get(pos + 1).copied().unwrap_or(Phase::Done))
+    }
+
+    /// Which tokens are InfoNCE queries.
+    pub fn queries(self) -> Queries {
+        if self == Recipe::NoFilter {
+            Queries::All
+        } else {
+            Queries::Entities
+        }
+    }
+}
+
+impl std::str::FromStr for Recipe {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Recipe::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Recipe::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown recipe `{s}` (one of {})", names.join(", "))
+            })
+    }
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Contrast => "stage1",
+            Phase::Tagging => "stage2",
+            Phase::Joint => "joint",
+            Phase::Done => "done",
+        }
+    }
+
+    /// Stage 1 selects on dev InfoNCE (lower is better); the others on dev F1.
+    pub fn lower_is_better(self) -> bool {
+        self == Phase::Contrast
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_follow_each_other_and_end_in_done() {
+        assert_eq!(Recipe::Nerco.next_phase(Phase::Contrast), Some(Phase::Tagging));
+        assert_eq!(Recipe::Nerco.next_phase(Phase::Tagging), Some(Phase::Done));
+        assert_eq!(Recipe::NoContrast.next_phase(Phase::Tagging), Some(Phase::Done));
+        assert_eq!(Recipe::Joint.next_phase(Phase::Joint), Some(Phase::Done));
+        // A phase the recipe does not have (a hand-edited state file) is not silently skipped.
+        assert_eq!(Recipe::NoContrast.next_phase(Phase::Contrast), None);
+    }
+
+    #[test]
+    fn recipe_names_round_trip_and_unknown_names_list_the_choices() {
+        for r in Recipe::ALL {
+            assert_eq!(r.name().parse::<Recipe>(), Ok(r));
+        }
+        let err = "nerko".parse::<Recipe>().unwrap_err();
+        assert!(err.contains("nerko") && err.contains("no-contrast"), "{err}");
+        assert_eq!(Recipe::NoFilter.queries(), Queries::All);
+        assert_eq!(Recipe::Nerco.queries(), Queries::Entities);
+    }
+}

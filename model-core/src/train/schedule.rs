@@ -1,0 +1,100 @@
+//! What a phase's epochs see, all derived from the run's seed: the batch order, the learning rate
+//! of each step, and the dropout seed of each epoch.
+
+use super::recipe::Phase;
+use super::stage::StageConfig;
+use crate::batch::{Example, length_buckets};
+use rand::seq::SliceRandom;
+use rand::{SeedableRng, rngs::StdRng};
+
+/// Linear warm-up over a fraction of all steps, then `lr / (1 + decay · epoch)`.
+pub fn learning_rate(s: &StageConfig, step: usize, epoch: usize, steps_per_epoch: usize) -> f64 {
+    let warm = (s.warmup * (s.epochs * steps_per_epoch) as f64).ceil() as usize;
+    let ramp = if warm > 0 {
+        ((step + 1) as f64 / warm as f64).min(1.0)
+    } else {
+        1.0
+    };
+    s.lr * ramp / (1.0 + s.decay * epoch as f64)
+}
+
+/// The seed of one epoch of one phase: its batch order, token dropout and the device's dropout
+/// masks all follow from it, so a resumed run repeats the epoch exactly.
+pub fn epoch_seed(run_seed: u64, phase: Phase, epoch: usize) -> u64 {
+    run_seed.wrapping_mul(1_000_003) ^ ((phase as u64) << 40) ^ epoch as u64
+}
+
+/// The host random stream of an epoch (batch order, then token dropout).
+pub fn epoch_rng(run_seed: u64, phase: Phase, epoch: usize) -> StdRng {
+    StdRng::seed_from_u64(epoch_seed(run_seed, phase, epoch))
+}
+
+/// Batches of similar length in a seeded random order: shuffle, sort within pools of 50
+/// batches to cut padding, then shuffle the batches.
+pub fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.shuffle(rng);
+    let mut batches = Vec::new();
+    for pool in order.chunks(batch_size * 50) {
+        let lens: Vec<usize> = pool.iter().map(|&i| examples[i].len()).collect();
+        for b in length_buckets(&lens, batch_size) {
+            batches.push(b.into_iter().map(|k| pool[k]).collect::<Vec<_>>());
+        }
+    }
+    batches.shuffle(rng);
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::Vocabs;
+
+    fn stage(warmup: f64, decay: f64) -> StageConfig {
+        StageConfig {
+            epochs: 4,
+            warmup,
+            decay,
+            lr: 0.1,
+            ..StageConfig::stage1()
+        }
+    }
+
+    #[test]
+    fn the_rate_ramps_up_linearly_then_decays_per_epoch() {
+        // 4 epochs × 10 steps, 10 % warm-up: 4 ramp steps.
+        let s = stage(0.1, 0.5);
+        let lr = |step, epoch| learning_rate(&s, step, epoch, 10);
+        assert!((lr(0, 0) - 0.025).abs() < 1e-12);
+        assert!((lr(1, 0) - 0.05).abs() < 1e-12);
+        assert!((lr(3, 0) - 0.1).abs() < 1e-12);
+        assert!((lr(9, 0) - 0.1).abs() < 1e-12);
+        assert!((lr(10, 1) - 0.1 / 1.5).abs() < 1e-12);
+        assert!((lr(39, 3) - 0.1 / 2.5).abs() < 1e-12);
+        // No warm-up: the full rate from the first step.
+        assert_eq!(learning_rate(&stage(0.0, 0.0), 0, 0, 10), 0.1);
+    }
+
+    #[test]
+    fn an_epochs_batches_cover_every_example_once_and_repeat_with_the_seed() {
+        let texts: Vec<Vec<char>> = (0..57)
+            .map(|i| "张三李四北京上海".chars().cycle().take(1 + i % 13).collect())
+            .collect();
+        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let examples: Vec<Example> = texts
+            .iter()
+            .map(|t| Example::unlabelled(t, &vocabs))
+            .collect();
+        let batches = |epoch| epoch_batches(&examples, 5, &mut epoch_rng(7, Phase::Tagging, epoch));
+        let a = batches(0);
+        let mut seen: Vec<usize> = a.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..57).collect::<Vec<_>>());
+        assert!(a.iter().all(|b| !b.is_empty() && b.len() <= 5));
+        assert_eq!(a, batches(0));
+        assert_ne!(a, batches(1));
+        // Phases and seeds get distinct streams.
+        assert_ne!(epoch_seed(7, Phase::Contrast, 0), epoch_seed(7, Phase::Tagging, 0));
+        assert_ne!(epoch_seed(7, Phase::Tagging, 0), epoch_seed(8, Phase::Tagging, 0));
+    }
+}
