@@ -6,6 +6,7 @@ pub mod bert;
 pub mod crf;
 pub mod embedding;
 pub mod encoder;
+pub mod head;
 pub mod mlm;
 pub mod tagger;
 
@@ -16,4 +17,5 @@ pub use embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
+pub use head::{LinearCrf, OutputHead};
 pub use tagger::{LatticeConfig, Tagger, TaggerConfig};

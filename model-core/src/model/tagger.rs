@@ -13,6 +13,7 @@
 use super::attention::RelativePositions;
 use super::bert::{Bert, BertConfig};
 use super::crf::{Crf, CrfConfig, CrfConstraints};
+use super::head::OutputHead;
 use super::embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
@@ -139,25 +140,19 @@ impl Tagger {
         }
     }
 
-    /// Tag scores `[batch, len, tags]` from representations.
+    /// Tag scores `[batch, len, tags]` from representations (the head's scores).
     pub fn emissions(&self, reps: Tensor<3>) -> Tensor<3> {
-        self.head.forward(self.dropout_out.forward(reps))
+        self.head().scores(reps)
     }
 
-    /// The CRF loss by host forward–backward: a scalar with the NLL's gradient, and the NLL.
+    /// The head's training loss: a scalar with the loss's gradient, and the loss's value.
     pub fn nll_fast(
         &self,
         reps: Tensor<3>,
         batch: &Batch,
         constraints: &CrfConstraints,
     ) -> (Tensor<1>, f64) {
-        self.crf
-            .nll_fast(self.emissions(reps), &batch.tags, constraints)
-    }
-
-    /// Summed CRF negative log-likelihood of the batch's gold tags.
-    pub fn nll(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> Tensor<1> {
-        self.crf.nll(self.emissions(reps), &batch.tags, constraints)
+        self.head().loss(reps, batch, constraints)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::batch::{Batch, Example};
 use crate::loss::{Queries, info_nce};
 use crate::model::bert::Bert;
 use crate::model::tagger::char_features;
-use crate::model::{CrfConstraints, Tagger};
+use crate::model::{CrfConstraints, OutputHead, Tagger};
 use burn::module::Module;
 use burn::prelude::*;
 use rand::Rng;
@@ -108,11 +108,11 @@ pub fn phase_loss(model: &Tagger, batch: &Batch, frozen: &Frozen, s: &LossSetup)
             device: Some((1.0, l)),
         }),
         Phase::Tagging => {
-            let (tensor, host) = model.nll_fast(reps, batch, s.constraints);
+            let (tensor, host) = model.head().loss(reps, batch, s.constraints);
             Some(StepLoss { tensor, host, device: None })
         }
         Phase::Joint => {
-            let (nll, host) = model.nll_fast(reps.clone(), batch, s.constraints);
+            let (nll, host) = model.head().loss(reps.clone(), batch, s.constraints);
             Some(match contrast(reps) {
                 Some(c) => StepLoss {
                     tensor: nll + c.clone().mul_scalar(s.joint_weight),
