@@ -100,7 +100,7 @@ impl Default for ModelConfig {
 
 /// A hyperparameter out of range, named as in the `[model]` table.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("model.{field}: {message}")]
+#[error("model.{field} {message}")]
 pub struct ConfigError {
     pub field: &'static str,
     pub message: String,

@@ -1,6 +1,7 @@
 //! The run directory: resolved config, log, checkpoints and metrics, every file written
 //! atomically (temp file, fsync, rename) so an interrupted run never leaves a torn file.
 
+use crate::progress::Log;
 use anyhow::{Context, Result};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs;
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub struct RunDir {
     pub root: PathBuf,
-    log: fs::File,
+    log: Log,
 }
 
 /// Write `bytes` to `path` via a temp file in the same directory and a rename.
@@ -49,11 +50,7 @@ impl RunDir {
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root.join("checkpoint"))
             .with_context(|| format!("cannot create run directory {}", root.display()))?;
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(root.join("train.log"))
-            .with_context(|| format!("cannot open {}", root.join("train.log").display()))?;
+        let log = Log::open(&root.join("train.log"))?;
         Ok(Self {
             root: root.to_path_buf(),
             log,
@@ -66,7 +63,6 @@ impl RunDir {
 
     /// A line to the log file and to stderr.
     pub fn log(&mut self, line: &str) {
-        eprintln!("{line}");
-        let _ = writeln!(self.log, "{line}");
+        self.log.line(line);
     }
 }

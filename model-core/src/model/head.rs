@@ -19,7 +19,12 @@ pub trait OutputHead {
 
     /// The loss of `batch`'s gold labels to differentiate, and its value. `constraints`: the
     /// tag set's allowed transitions (heads that do not tag ignore them).
-    fn loss(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> (Tensor<1>, f64);
+    fn loss(
+        &self,
+        reps: Tensor<3>,
+        batch: &Batch,
+        constraints: &CrfConstraints,
+    ) -> (Tensor<1>, f64);
 }
 
 /// The linear + CRF head, a view over the tagger's `dropout_out`, `head` and `crf` fields. They
@@ -37,8 +42,14 @@ impl OutputHead for LinearCrf<'_> {
     }
 
     /// The CRF NLL by host forward–backward ([`Crf::nll_fast`]).
-    fn loss(&self, reps: Tensor<3>, batch: &Batch, constraints: &CrfConstraints) -> (Tensor<1>, f64) {
-        self.crf.nll_fast(self.scores(reps), &batch.tags, constraints)
+    fn loss(
+        &self,
+        reps: Tensor<3>,
+        batch: &Batch,
+        constraints: &CrfConstraints,
+    ) -> (Tensor<1>, f64) {
+        self.crf
+            .nll_fast(self.scores(reps), &batch.tags, constraints)
     }
 }
 

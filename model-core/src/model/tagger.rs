@@ -13,11 +13,11 @@
 use super::attention::RelativePositions;
 use super::bert::{Bert, BertConfig};
 use super::crf::{Crf, CrfConfig, CrfConstraints};
-use super::head::OutputHead;
 use super::embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
 use super::encoder::{Encoder, EncoderConfig};
+use super::head::OutputHead;
 use crate::batch::Batch;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;

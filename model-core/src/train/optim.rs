@@ -3,6 +3,7 @@
 use super::stage::{OptimizerKind, StageConfig};
 use crate::model::Tagger;
 use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
@@ -29,7 +30,19 @@ pub fn make_optimizer(s: &StageConfig) -> ModuleOptimizer {
     }
 }
 
-/// Back-propagate `loss` and step the model at `lr`. When `encoder_lr` is given, the pretrained
+/// Back-propagate `loss` and step all of `model`'s parameters at `lr` (any module: the tagger,
+/// or the masked-character model that pretraining trains).
+pub fn backward_step<M: Module>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    loss: Tensor<1>,
+    lr: f64,
+) -> M {
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    optim.step(lr, model, grads)
+}
+
+/// Back-propagate `loss` and step the tagger at `lr`. When `encoder_lr` is given, the pretrained
 /// character encoder's gradients are taken out first and stepped at that rate by the same
 /// optimiser (its state is per parameter).
 pub fn apply_step(

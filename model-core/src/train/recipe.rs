@@ -105,9 +105,15 @@ mod tests {
 
     #[test]
     fn phases_follow_each_other_and_end_in_done() {
-        assert_eq!(Recipe::Nerco.next_phase(Phase::Contrast), Some(Phase::Tagging));
+        assert_eq!(
+            Recipe::Nerco.next_phase(Phase::Contrast),
+            Some(Phase::Tagging)
+        );
         assert_eq!(Recipe::Nerco.next_phase(Phase::Tagging), Some(Phase::Done));
-        assert_eq!(Recipe::NoContrast.next_phase(Phase::Tagging), Some(Phase::Done));
+        assert_eq!(
+            Recipe::NoContrast.next_phase(Phase::Tagging),
+            Some(Phase::Done)
+        );
         assert_eq!(Recipe::Joint.next_phase(Phase::Joint), Some(Phase::Done));
         // A phase the recipe does not have (a hand-edited state file) is not silently skipped.
         assert_eq!(Recipe::NoContrast.next_phase(Phase::Contrast), None);
@@ -119,7 +125,10 @@ mod tests {
             assert_eq!(r.name().parse::<Recipe>(), Ok(r));
         }
         let err = "nerko".parse::<Recipe>().unwrap_err();
-        assert!(err.contains("nerko") && err.contains("no-contrast"), "{err}");
+        assert!(
+            err.contains("nerko") && err.contains("no-contrast"),
+            "{err}"
+        );
         assert_eq!(Recipe::NoFilter.queries(), Queries::All);
         assert_eq!(Recipe::Nerco.queries(), Queries::Entities);
     }

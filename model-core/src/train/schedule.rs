@@ -29,20 +29,27 @@ pub fn epoch_rng(run_seed: u64, phase: Phase, epoch: usize) -> StdRng {
     StdRng::seed_from_u64(epoch_seed(run_seed, phase, epoch))
 }
 
-/// Batches of similar length in a seeded random order: shuffle, sort within pools of 50
-/// batches to cut padding, then shuffle the batches.
-pub fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..examples.len()).collect();
+/// Indices `0..lens.len()` in batches of at most `batch_size` (> 0) of similar length, in a seeded
+/// random order: shuffle, sort by length within pools of 50 batches (little padding, still
+/// random), then shuffle the batches.
+pub fn length_pooled(lens: &[usize], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
     order.shuffle(rng);
     let mut batches = Vec::new();
     for pool in order.chunks(batch_size * 50) {
-        let lens: Vec<usize> = pool.iter().map(|&i| examples[i].len()).collect();
-        for b in length_buckets(&lens, batch_size) {
+        let pool_lens: Vec<usize> = pool.iter().map(|&i| lens[i]).collect();
+        for b in length_buckets(&pool_lens, batch_size) {
             batches.push(b.into_iter().map(|k| pool[k]).collect::<Vec<_>>());
         }
     }
     batches.shuffle(rng);
     batches
+}
+
+/// An epoch's batches of `examples` ([`length_pooled`] over their lengths).
+pub fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let lens: Vec<usize> = examples.iter().map(Example::len).collect();
+    length_pooled(&lens, batch_size, rng)
 }
 
 #[cfg(test)]
@@ -78,7 +85,13 @@ mod tests {
     #[test]
     fn an_epochs_batches_cover_every_example_once_and_repeat_with_the_seed() {
         let texts: Vec<Vec<char>> = (0..57)
-            .map(|i| "张三李四北京上海".chars().cycle().take(1 + i % 13).collect())
+            .map(|i| {
+                "张三李四北京上海"
+                    .chars()
+                    .cycle()
+                    .take(1 + i % 13)
+                    .collect()
+            })
             .collect();
         let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let examples: Vec<Example> = texts
@@ -91,10 +104,21 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..57).collect::<Vec<_>>());
         assert!(a.iter().all(|b| !b.is_empty() && b.len() <= 5));
+        // Sorted by length within a batch: little padding.
+        assert!(a.iter().all(|b| {
+            b.windows(2)
+                .all(|w| examples[w[0]].len() <= examples[w[1]].len())
+        }));
         assert_eq!(a, batches(0));
         assert_ne!(a, batches(1));
         // Phases and seeds get distinct streams.
-        assert_ne!(epoch_seed(7, Phase::Contrast, 0), epoch_seed(7, Phase::Tagging, 0));
-        assert_ne!(epoch_seed(7, Phase::Tagging, 0), epoch_seed(8, Phase::Tagging, 0));
+        assert_ne!(
+            epoch_seed(7, Phase::Contrast, 0),
+            epoch_seed(7, Phase::Tagging, 0)
+        );
+        assert_ne!(
+            epoch_seed(7, Phase::Tagging, 0),
+            epoch_seed(8, Phase::Tagging, 0)
+        );
     }
 }

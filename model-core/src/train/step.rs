@@ -97,10 +97,21 @@ pub fn token_classes(batch: &Batch) -> Vec<usize> {
 
 /// The phase's loss on `batch`; `None` when it has nothing to learn from (no InfoNCE query in a
 /// stage-1 batch).
-pub fn phase_loss(model: &Tagger, batch: &Batch, frozen: &Frozen, s: &LossSetup) -> Option<StepLoss> {
+pub fn phase_loss(
+    model: &Tagger,
+    batch: &Batch,
+    frozen: &Frozen,
+    s: &LossSetup,
+) -> Option<StepLoss> {
     let reps = frozen.encode(model, batch);
-    let contrast =
-        |reps: Tensor<3>| info_nce(batch.gather_tokens(reps), &token_classes(batch), s.tau, s.queries);
+    let contrast = |reps: Tensor<3>| {
+        info_nce(
+            batch.gather_tokens(reps),
+            &token_classes(batch),
+            s.tau,
+            s.queries,
+        )
+    };
     match s.phase {
         Phase::Contrast => contrast(reps).map(|l| StepLoss {
             tensor: l.clone(),
@@ -109,7 +120,11 @@ pub fn phase_loss(model: &Tagger, batch: &Batch, frozen: &Frozen, s: &LossSetup)
         }),
         Phase::Tagging => {
             let (tensor, host) = model.head().loss(reps, batch, s.constraints);
-            Some(StepLoss { tensor, host, device: None })
+            Some(StepLoss {
+                tensor,
+                host,
+                device: None,
+            })
         }
         Phase::Joint => {
             let (nll, host) = model.head().loss(reps.clone(), batch, s.constraints);
@@ -119,7 +134,11 @@ pub fn phase_loss(model: &Tagger, batch: &Batch, frozen: &Frozen, s: &LossSetup)
                     host,
                     device: Some((s.joint_weight, c)),
                 },
-                None => StepLoss { tensor: nll, host, device: None },
+                None => StepLoss {
+                    tensor: nll,
+                    host,
+                    device: None,
+                },
             })
         }
         Phase::Done => None,
@@ -146,10 +165,16 @@ pub fn train_batch(
     device: &Device,
 ) -> Batch {
     if p > 0.0 {
-        let dropped: Vec<Example> = idx.iter().map(|&i| token_dropout(&examples[i], p, rng)).collect();
+        let dropped: Vec<Example> = idx
+            .iter()
+            .map(|&i| token_dropout(&examples[i], p, rng))
+            .collect();
         Batch::new(&dropped.iter().collect::<Vec<_>>(), device)
     } else {
-        Batch::new(&idx.iter().map(|&i| &examples[i]).collect::<Vec<_>>(), device)
+        Batch::new(
+            &idx.iter().map(|&i| &examples[i]).collect::<Vec<_>>(),
+            device,
+        )
     }
 }
 
@@ -211,17 +236,31 @@ mod tests {
         let model = model.valid();
         let batch = batch.without_autodiff();
         let frozen = Frozen::new(&model, false, true);
-        let value = |p| phase_loss(&model, &batch, &frozen, &loss_setup(p, &c)).unwrap().value();
-        let (one, two, joint) = (value(Phase::Contrast), value(Phase::Tagging), value(Phase::Joint));
+        let value = |p| {
+            phase_loss(&model, &batch, &frozen, &loss_setup(p, &c))
+                .unwrap()
+                .value()
+        };
+        let (one, two, joint) = (
+            value(Phase::Contrast),
+            value(Phase::Tagging),
+            value(Phase::Joint),
+        );
         assert!(one > 0.0 && two > 0.0);
-        assert!((joint - (two + 0.5 * one)).abs() < 1e-4 * joint, "{joint} vs {two} + 0.5 · {one}");
+        assert!(
+            (joint - (two + 0.5 * one)).abs() < 1e-4 * joint,
+            "{joint} vs {two} + 0.5 · {one}"
+        );
         assert!(phase_loss(&model, &batch, &frozen, &loss_setup(Phase::Done, &c)).is_none());
     }
 
     #[test]
     fn steps_fit_a_batch_and_head_only_steps_leave_the_encoder_alone() {
         let (mut model, batch, c, _) = setup();
-        let s = StageConfig { lr: 1e-2, ..StageConfig::stage2() };
+        let s = StageConfig {
+            lr: 1e-2,
+            ..StageConfig::stage2()
+        };
         let mut optim = make_optimizer(&s);
         let embed = |m: &Tagger| crate::host::tensor_values(m.embed.chars.weight.val());
         let before = embed(&model);
@@ -233,7 +272,11 @@ mod tests {
             values.push(loss.value());
             model = apply_step(model, &mut optim, loss.tensor, s.lr, None);
         }
-        assert_eq!(embed(&model), before, "a head-only step moved the embeddings");
+        assert_eq!(
+            embed(&model),
+            before,
+            "a head-only step moved the embeddings"
+        );
         for _ in 0..30 {
             let frozen = Frozen::new(&model, false, false);
             let loss = phase_loss(&model, &batch, &frozen, &setup).unwrap();
@@ -255,10 +298,18 @@ mod tests {
         };
         let mut rng = StdRng::seed_from_u64(1);
         let d = token_dropout(&ex, 0.25, &mut rng);
-        let unk = d.chars.iter().chain(&d.bigrams).filter(|&&i| i == crate::vocab::UNK).count();
+        let unk = d
+            .chars
+            .iter()
+            .chain(&d.bigrams)
+            .filter(|&&i| i == crate::vocab::UNK)
+            .count();
         assert!((800..1200).contains(&unk), "{unk} of 4000");
         let (mut a, b) = (StdRng::seed_from_u64(2), StdRng::seed_from_u64(2));
         let _ = train_batch(&[ex], &[0], 0.0, &mut a, &Device::flex());
-        assert_eq!(a, b, "no dropout, no draws: the epoch's stream is unchanged");
+        assert_eq!(
+            a, b,
+            "no dropout, no draws: the epoch's stream is unchanged"
+        );
     }
 }

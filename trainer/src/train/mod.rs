@@ -82,7 +82,12 @@ fn start(args: &TrainArgs) -> Result<Start> {
         .with_context(|| format!("{}", args.out.join("meta.json").display()))?;
         let state: TrainState = read_json(&state_path)?;
         state.check(&state_path)?;
-        return Ok(Start { cfg, meta: Some(meta), state, resuming: true });
+        return Ok(Start {
+            cfg,
+            meta: Some(meta),
+            state,
+            resuming: true,
+        });
     }
     if state_path.exists() {
         bail!(
@@ -99,11 +104,24 @@ fn start(args: &TrainArgs) -> Result<Start> {
         )?,
     };
     let state = TrainState::new(args.recipe, args.seed);
-    Ok(Start { cfg, meta: None, state, resuming: false })
+    Ok(Start {
+        cfg,
+        meta: None,
+        state,
+        resuming: false,
+    })
 }
 
 /// The run's opening log lines: data, vocabularies, parameters, and the lattice's coverage.
-fn log_setup(run: &mut RunDir, cfg: &RunConfig, meta: &ModelMeta, splits: &Splits, state: &TrainState, params: usize, backend: &str) {
+fn log_setup(
+    run: &mut RunDir,
+    cfg: &RunConfig,
+    meta: &ModelMeta,
+    splits: &Splits,
+    state: &TrainState,
+    params: usize,
+    backend: &str,
+) {
     run.log(&format!(
         "{}: {} recipe, seed {}, {} training pieces from {} sentences, {} chars / {} bigrams / {} tags, {} parameters, backend {}",
         cfg.name,
@@ -143,7 +161,11 @@ fn initial_model(
     if let (true, Some(f)) = (s.resuming, &s.state.model_file) {
         let dir = args.out.join("checkpoint");
         model = load_model(meta, &dir.join(f), ad)?;
-        run.log(&format!("resumed {} after epoch {}", s.state.phase.name(), s.state.epoch));
+        run.log(&format!(
+            "resumed {} after epoch {}",
+            s.state.phase.name(),
+            s.state.epoch
+        ));
         return Ok((model, s.state.optim_file.as_ref().map(|f| dir.join(f))));
     }
     if let Some(dir) = &s.cfg.model.char_encoder {
@@ -186,7 +208,15 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     device.seed(s.state.seed);
     let ad = device.clone().autodiff();
     let fresh = meta.model.init(&ad);
-    log_setup(&mut run, &s.cfg, &meta, &splits, &s.state, fresh.num_params(), &args.backend_name);
+    log_setup(
+        &mut run,
+        &s.cfg,
+        &meta,
+        &splits,
+        &s.state,
+        fresh.num_params(),
+        &args.backend_name,
+    );
     let (mut model, mut resume_optim) = initial_model(fresh, &mut run, &args, &s, &meta, &ad)?;
     let mut t = Trainer {
         cfg: &s.cfg,
@@ -213,7 +243,11 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
 fn finish(mut t: Trainer, backend: &str) -> Result<Metrics> {
     let phases = t.state.recipe.phases();
     let final_phase = *phases.last().expect("recipe has phases");
-    let best = load_model(t.meta, &t.run.path(&format!("{}.bpk", final_phase.name())), &t.device)?;
+    let best = load_model(
+        t.meta,
+        &t.run.path(&format!("{}.bpk", final_phase.name())),
+        &t.device,
+    )?;
     save_model(&best, &t.run.path("model.bpk"))?;
     let pipeline = Pipeline::new(t.meta.clone(), &best, &t.device);
     let (dev, _) = score(&pipeline, &t.splits.dev)?;

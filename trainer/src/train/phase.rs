@@ -3,13 +3,14 @@
 
 use super::state::{EpochLog, TrainState};
 use super::{load_model, save_model, score};
+use crate::checkpoint::{restore_optimizer, save_optimizer};
 use crate::config::RunConfig;
 use crate::data_prep::Splits;
-use crate::run_dir::{RunDir, write_atomic, write_json};
-use anyhow::{Context, Result, bail};
+use crate::progress;
+use crate::run_dir::{RunDir, write_json};
+use anyhow::{Result, bail};
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 use model_core::batch::{Batch, Example, length_buckets};
 use model_core::loss::{Queries, info_nce};
 use model_core::model::{CrfConstraints, Tagger};
@@ -41,16 +42,6 @@ struct EpochStats {
     tokens: usize,
     lr: f64,
     seconds: f64,
-}
-
-fn epoch_bar(prefix: String, len: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64).with_prefix(prefix);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 /// Mean dev InfoNCE (stage 1's selection criterion), on the model without dropout.
@@ -96,8 +87,7 @@ impl Trainer<'_> {
         let optim_file = format!("{tag}.optim.bpk");
         let dir = self.run.path("checkpoint");
         save_model(model, &dir.join(&model_file))?;
-        let optim_bytes = optim.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        write_atomic(&dir.join(&optim_file), &optim_bytes)?;
+        save_optimizer(optim, &dir.join(&optim_file))?;
         let old = (
             self.state.model_file.replace(model_file),
             self.state.optim_file.replace(optim_file),
@@ -122,13 +112,7 @@ impl Trainer<'_> {
         let s = self.stage(phase).clone();
         let mut optim = make_optimizer(&s);
         if let Some(p) = resume_optim {
-            let bytes =
-                std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
-            optim = optim
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                .map_err(|e| {
-                    anyhow::anyhow!("{} is not a valid optimizer state: {e:?}", p.display())
-                })?;
+            optim = restore_optimizer(optim, &p)?;
         }
         let best_path = self.run.path(&format!("{}.bpk", phase.name()));
         while self.state.epoch < s.epochs {
@@ -180,12 +164,27 @@ impl Trainer<'_> {
             joint_weight: self.cfg.joint.weight,
             constraints: &self.constraints,
         };
-        let bar = epoch_bar(format!("{} {}/{}", phase.name(), epoch + 1, s.epochs), batches.len());
+        let bar = progress::bar(
+            batches.len() as u64,
+            format!("{} {}/{}", phase.name(), epoch + 1, s.epochs),
+        );
         let t0 = Instant::now();
-        let mut st = EpochStats { loss_sum: 0.0, loss_n: 0, tokens: 0, lr: s.lr, seconds: 0.0 };
+        let mut st = EpochStats {
+            loss_sum: 0.0,
+            loss_n: 0,
+            tokens: 0,
+            lr: s.lr,
+            seconds: 0.0,
+        };
         for idx in &batches {
             st.lr = learning_rate(s, self.state.step, epoch, steps_per_epoch);
-            let batch = train_batch(examples, idx, self.cfg.data.token_dropout, &mut rng, &self.ad);
+            let batch = train_batch(
+                examples,
+                idx,
+                self.cfg.data.token_dropout,
+                &mut rng,
+                &self.ad,
+            );
             st.tokens += batch.tokens();
             let loss = phase_loss(&model, &batch, &frozen, &setup);
             self.state.step += 1;
@@ -203,7 +202,13 @@ impl Trainer<'_> {
             }
             st.loss_sum += value;
             st.loss_n += 1;
-            model = apply_step(model, optim, loss.tensor, st.lr, bert_trains.then(|| st.lr * scale));
+            model = apply_step(
+                model,
+                optim,
+                loss.tensor,
+                st.lr,
+                bert_trains.then(|| st.lr * scale),
+            );
             let el = t0.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "loss {:.3} | {:.0} tok/s",
@@ -220,7 +225,13 @@ impl Trainer<'_> {
     fn dev_score(&self, model: &Tagger, phase: Phase, s: &StageConfig) -> Result<f64> {
         if phase.lower_is_better() {
             let q = self.state.recipe.queries();
-            Ok(dev_contrastive_loss(model, &self.splits.dev_examples, s, q, &self.device))
+            Ok(dev_contrastive_loss(
+                model,
+                &self.splits.dev_examples,
+                s,
+                q,
+                &self.device,
+            ))
         } else {
             let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
             Ok(score(&pipeline, &self.splits.dev)?.0.overall.f1)
@@ -228,11 +239,21 @@ impl Trainer<'_> {
     }
 
     /// Log the epoch, add it to the history and to early stopping; true if dev improved.
-    fn record_epoch(&mut self, phase: Phase, st: &EpochStats, dev_score: f64, head_only: bool) -> bool {
+    fn record_epoch(
+        &mut self,
+        phase: Phase,
+        st: &EpochStats,
+        dev_score: f64,
+        head_only: bool,
+    ) -> bool {
         let log = EpochLog {
             phase,
             epoch: self.state.epoch + 1,
-            train_loss: if st.loss_n > 0 { st.loss_sum / st.loss_n as f64 } else { 0.0 },
+            train_loss: if st.loss_n > 0 {
+                st.loss_sum / st.loss_n as f64
+            } else {
+                0.0
+            },
             dev_score,
             lr: st.lr,
             head_only,
@@ -245,7 +266,11 @@ impl Trainer<'_> {
             phase.name(),
             log.epoch,
             log.train_loss,
-            if phase.lower_is_better() { "InfoNCE" } else { "F1" },
+            if phase.lower_is_better() {
+                "InfoNCE"
+            } else {
+                "F1"
+            },
             dev_score,
             if improved { " *" } else { "" },
             st.seconds,

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(s.phase, Phase::Contrast);
         (s.epoch, s.best, s.best_epoch, s.bad_epochs) = (4, Some(0.5), 2, 2);
         s.next_phase();
-        assert_eq!((s.phase, s.epoch, s.best, s.best_epoch, s.bad_epochs), (Phase::Tagging, 0, None, 0, 0));
+        assert_eq!(
+            (s.phase, s.epoch, s.best, s.best_epoch, s.bad_epochs),
+            (Phase::Tagging, 0, None, 0, 0)
+        );
         s.next_phase();
         assert_eq!(s.phase, Phase::Done);
         assert_eq!(TrainState::new(Recipe::Joint, 1).phase, Phase::Joint);
@@ -168,7 +171,10 @@ mod tests {
         let mut s = TrainState::new(Recipe::NoContrast, 1);
         s.phase = Phase::Contrast;
         let err = s.check(Path::new("x/state.json")).unwrap_err().to_string();
-        assert!(err.contains("x/state.json") && err.contains("stage1"), "{err}");
+        assert!(
+            err.contains("x/state.json") && err.contains("stage1"),
+            "{err}"
+        );
         s.phase = Phase::Done;
         assert!(s.check(Path::new("x")).is_ok());
     }

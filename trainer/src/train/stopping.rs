@@ -58,7 +58,10 @@ mod tests {
         s.next_phase();
         assert!(s.record_dev(40.0, true));
         assert!(!s.record_dev(30.0, true));
-        assert_eq!(s.bad_epochs, 0, "head-only epochs are not held against the phase");
+        assert_eq!(
+            s.bad_epochs, 0,
+            "head-only epochs are not held against the phase"
+        );
         assert!(!s.record_dev(30.0, false));
         assert_eq!(s.bad_epochs, 1);
     }
