@@ -127,7 +127,7 @@ impl NerModel {
         let device = device_for(&backend).await.map_err(|e| JsError::new(&e))?;
         let engine = Engine::load(meta, weights, device)
             .await
-            .map_err(|e| JsError::new(&e))?;
+            .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(NerModel { engine, backend })
     }
 
@@ -164,7 +164,7 @@ impl NerModel {
             .engine
             .analyse(&text, with_embeddings)
             .await
-            .map_err(|e| JsError::new(&e))?;
+            .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(a.into())
     }
 }
