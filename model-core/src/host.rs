@@ -1,6 +1,13 @@
-//! Reading tensors back to the host.
+//! Reading tensors back to the host: synchronously (native backends) or by awaiting the read
+//! (WebGPU, where a synchronous read panics; on the CPU backend the future is ready at once).
 
 use burn::prelude::*;
+use burn::tensor::TensorData;
+
+/// A tensor could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("reading a tensor back: {0}")]
+pub struct ReadError(String);
 
 /// A tensor's values as host `f32`, whatever float dtype it holds (synchronous: not for WebGPU,
 /// whose reads must be awaited).
@@ -11,13 +18,23 @@ pub fn tensor_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("data converted to f32 reads as f32")
 }
 
-/// [`tensor_values`] read back asynchronously: the only way on WebGPU; ready at once on the CPU.
-pub async fn tensor_values_async<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+/// [`tensor_values`] with the backend's failure as an error instead of a panic.
+pub fn try_tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
+    let data = t.try_into_data().map_err(|e| ReadError(format!("{e:?}")))?;
+    f32_values(data)
+}
+
+/// A tensor's values as host `f32`, read asynchronously (the only read WebGPU allows).
+pub async fn tensor_values_async<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
     let data = t
         .into_data_async()
         .await
-        .map_err(|e| format!("reading a tensor back: {e:?}"))?;
+        .map_err(|e| ReadError(format!("{e:?}")))?;
+    f32_values(data)
+}
+
+fn f32_values(data: TensorData) -> Result<Vec<f32>, ReadError> {
     data.convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| format!("tensor data: {e:?}"))
+        .map_err(|e| ReadError(format!("tensor data: {e:?}")))
 }

@@ -6,7 +6,7 @@
 //! vocabulary, saved in its metadata, and the only list prediction matches against (a word never
 //! seen in training has no trained embedding).
 
-use crate::vocab::Vocab;
+use crate::token_vocab::Vocab;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -267,8 +267,8 @@ mod tests {
         let lex = Lexicon::build(&words, train.iter().map(Vec::as_slice), 1, 0);
         // pad, unk, then by frequency: 南京 ×2, 市长 ×2, then 南京市, 长江, 长江大桥.
         assert_eq!(lex.len(), 7);
-        assert_eq!(lex.vocab().id("北京"), crate::vocab::UNK);
-        assert_eq!(lex.vocab().id("大"), crate::vocab::UNK);
+        assert_eq!(lex.vocab().id("北京"), crate::token_vocab::UNK);
+        assert_eq!(lex.vocab().id("大"), crate::token_vocab::UNK);
         let m = lex.find(&chars("北京南京市长"));
         let got: Vec<(&str, usize, usize)> = m
             .iter()

@@ -1,122 +1,51 @@
-//! Inference over raw text: a trained tagger with its vocabularies and tag set, from sentences to
-//! tags, spans and marginals. Used by `nerco eval/predict` and by the web demo.
+//! Inference over raw text on native backends: a trained tagger with its vocabularies and tag
+//! set, from text or sentences to tags, entities and marginals. Used by `nerco eval/predict`,
+//! by the trainer's scoring and by third parties; the browser's engine wraps the same
+//! [`crate::infer`] core with asynchronous reads.
 
-use crate::batch::{Batch, Example, length_buckets};
-use crate::data::{Span, tags_to_spans};
+use crate::data::{Sentence, tags_to_spans};
 use crate::decode::CrfScores;
-use crate::model::{CrfConstraints, Tagger, TaggerConfig};
-use crate::tags::TagSet;
-use crate::vocab::Vocabs;
+use crate::error::Result;
+use crate::host::try_tensor_values;
+use crate::infer::assemble::{analyses, tag_ids, text_entities};
+use crate::infer::{Outputs, Plan, Run, TEXT_BATCH, TextPlan, forward};
+use crate::metrics::{Report, evaluate};
+use crate::model::Tagger;
 use burn::module::Module;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// Everything but the weights: enough to rebuild the tagger and read its output.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ModelMeta {
-    /// Bumped when the layout of the bundle changes; loading another version is an error.
-    pub format_version: u32,
-    pub model: TaggerConfig,
-    pub vocabs: Vocabs,
-    pub tags: TagSet,
-    /// Longest piece the model sees; longer sentences are split and re-joined.
-    pub max_len: usize,
-}
+pub use crate::infer::{Analysis, Entity, spans_to_entities, split_long};
+pub use crate::meta::{FORMAT_VERSION, ModelMeta};
 
-pub const FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error("model metadata: {0}")]
-    Meta(String),
-    #[error("model weights: {0}")]
-    Weights(String),
-}
+/// Sentences per forward pass when scoring a split (what training's model selection used).
+pub const SCORE_BATCH: usize = 64;
 
 pub struct Pipeline {
     pub meta: ModelMeta,
+    /// The tagger in inference mode (`Tagger::valid`).
     pub tagger: Tagger,
     pub crf: CrfScores,
     pub device: Device,
 }
 
-/// An entity found in text, with character offsets (end exclusive).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Entity {
-    pub start: usize,
-    pub end: usize,
-    #[serde(rename = "type")]
-    pub label: String,
-    pub text: String,
-}
-
-impl ModelMeta {
-    pub fn from_json(json: &str) -> Result<Self, PipelineError> {
-        let meta: Self =
-            serde_json::from_str(json).map_err(|e| PipelineError::Meta(e.to_string()))?;
-        if meta.format_version != FORMAT_VERSION {
-            return Err(PipelineError::Meta(format!(
-                "format version {} but this build reads version {FORMAT_VERSION}",
-                meta.format_version
-            )));
-        }
-        if meta.model.char_encoder.is_some() != meta.vocabs.bert.is_some() {
-            return Err(PipelineError::Meta(
-                "a pretrained character encoder needs both its config and its vocabulary".into(),
-            ));
-        }
-        if let (Some(c), Some(v)) = (&meta.model.char_encoder, &meta.vocabs.bert) {
-            if c.vocab_size != v.len() {
-                return Err(PipelineError::Meta(format!(
-                    "the character encoder has {} token embeddings but its vocabulary {} tokens",
-                    c.vocab_size,
-                    v.len()
-                )));
-            }
-            if meta.max_len + 2 > c.max_position_embeddings {
-                return Err(PipelineError::Meta(format!(
-                    "max_len {} plus [CLS] and [SEP] exceeds the character encoder's {} positions",
-                    meta.max_len, c.max_position_embeddings
-                )));
-            }
-        }
-        match (&meta.model.lattice, &meta.vocabs.words) {
-            (None, None) => {}
-            (Some(l), Some(w)) if l.n_words == w.len() => {}
-            (Some(l), Some(w)) => {
-                return Err(PipelineError::Meta(format!(
-                    "the lattice has {} word embeddings but its lexicon {} words",
-                    l.n_words,
-                    w.len()
-                )));
-            }
-            _ => {
-                return Err(PipelineError::Meta(
-                    "a FLAT lattice needs both its config and its lexicon".into(),
-                ));
-            }
-        }
-        if meta.model.n_tags != meta.tags.len() {
-            return Err(PipelineError::Meta(
-                "tag count differs from the tag set".into(),
-            ));
-        }
-        Ok(meta)
-    }
-}
-
 impl Pipeline {
-    /// A pipeline over a trained tagger (moved to inference mode).
+    /// A pipeline over a trained tagger (moved to inference mode). Reads the CRF scores back
+    /// synchronously: on WebGPU build it with [`Pipeline::from_parts`].
     pub fn new(meta: ModelMeta, tagger: &Tagger, device: &Device) -> Self {
         let tagger = tagger.valid();
-        let constraints = CrfConstraints::new(&meta.tags, device);
-        let (transitions, start, end) = tagger.crf.export(&constraints);
+        let (transitions, start, end) = crate::infer::crf_tensors(&tagger, &meta.tags, device);
+        use crate::host::tensor_values as v;
         let crf = CrfScores {
             n_tags: meta.tags.len(),
-            transitions,
-            start,
-            end,
+            transitions: v(transitions),
+            start: v(start),
+            end: v(end),
         };
+        Self::from_parts(meta, tagger, crf, device)
+    }
+
+    /// A pipeline from a tagger already in inference mode and its CRF scores read back.
+    pub fn from_parts(meta: ModelMeta, tagger: Tagger, crf: CrfScores, device: &Device) -> Self {
         Self {
             meta,
             tagger,
@@ -126,67 +55,67 @@ impl Pipeline {
     }
 
     /// Rebuild from metadata and burnpack weight bytes (f32 or f16).
-    pub fn from_bytes(
-        meta: ModelMeta,
-        weights: Vec<u8>,
-        device: &Device,
-    ) -> Result<Self, PipelineError> {
-        let tagger = crate::weights::load(&meta.model, weights, device)
-            .map_err(|e| PipelineError::Weights(e.to_string()))?;
+    pub fn from_bytes(meta: ModelMeta, weights: Vec<u8>, device: &Device) -> Result<Self> {
+        let tagger = crate::weights::load(&meta.model, weights, device)?;
         Ok(Self::new(meta, &tagger, device))
+    }
+
+    /// The final model of a run directory (`meta.json` + `model.bpk`).
+    #[cfg(feature = "native")]
+    pub fn load(dir: impl AsRef<std::path::Path>, device: &Device) -> Result<Self> {
+        let (meta, tagger) = crate::infer::load::load_run(dir.as_ref(), device)?;
+        Ok(Self::new(meta, &tagger, device))
+    }
+
+    /// Run `plan` through the model, reading every batch back synchronously.
+    pub fn run(&self, plan: &Plan, with_reps: bool) -> Result<Outputs> {
+        let (n, d) = (self.meta.tags.len(), self.meta.model.d_model);
+        let mut run = Run::new(plan, n, d, with_reps);
+        while let Some(batch) = run.next_batch(&self.device) {
+            let out = forward(&self.tagger, &batch, with_reps);
+            let emissions = try_tensor_values(out.emissions)?;
+            let reps = out.reps.map(try_tensor_values).transpose()?;
+            run.accept(emissions, reps);
+        }
+        Ok(run.finish())
+    }
+
+    /// Entities in `text` (one or more lines), with character offsets into the whole text.
+    pub fn tag(&self, text: &str) -> Result<Vec<Entity>> {
+        Ok(self.tag_batch(&[text])?.pop().unwrap_or_default())
+    }
+
+    /// [`Pipeline::tag`] for several texts, batched together.
+    pub fn tag_batch(&self, texts: &[&str]) -> Result<Vec<Vec<Entity>>> {
+        let plan = self.text_plan(texts);
+        let out = self.run(&plan.plan, false)?;
+        Ok(text_entities(&plan, &out, &self.crf, &self.meta.tags))
+    }
+
+    /// Everything the web page shows for `text`: tags, entities per line, marginals and,
+    /// when `with_embeddings`, the characters' encoder outputs.
+    pub fn analyse(&self, text: &str, with_embeddings: bool) -> Result<Analysis> {
+        let plan = self.text_plan(&[text]);
+        let out = self.run(&plan.plan, with_embeddings)?;
+        let mut all = analyses(&plan, &out, &self.crf, &self.meta.tags);
+        Ok(all.pop().expect("one analysis per planned text"))
+    }
+
+    /// The plan of `texts` for this model, line by line.
+    pub fn text_plan<S: AsRef<str>>(&self, texts: &[S]) -> TextPlan {
+        TextPlan::new(texts, &self.meta.vocabs, self.meta.max_len, TEXT_BATCH)
     }
 
     /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each.
     pub fn emissions(&self, sentences: &[&[char]], batch_size: usize) -> Vec<Vec<f32>> {
-        let examples: Vec<Example> = sentences
-            .iter()
-            .map(|s| Example::unlabelled(s, &self.meta.vocabs))
-            .collect();
-        let lens: Vec<usize> = examples.iter().map(Example::len).collect();
-        let n = self.meta.tags.len();
-        let mut out = vec![Vec::new(); examples.len()];
-        for group in length_buckets(&lens, batch_size) {
-            let refs: Vec<&Example> = group
-                .iter()
-                .map(|&i| &examples[i])
-                .filter(|e| !e.is_empty())
-                .collect();
-            if refs.is_empty() {
-                continue;
-            }
-            let batch = Batch::new(&refs, &self.device);
-            let l = batch.max_len();
-            let em = self.tagger.emissions(self.tagger.encode(&batch));
-            let data = crate::host::tensor_values(em);
-            let mut k = 0;
-            for &i in &group {
-                if examples[i].is_empty() {
-                    continue;
-                }
-                let len = examples[i].len();
-                out[i] = data[k * l * n..(k * l + len) * n].to_vec();
-                k += 1;
-            }
-        }
-        out
+        let plan = Plan::pieces(sentences, &self.meta.vocabs, batch_size);
+        self.run_or_panic(&plan).emissions
     }
 
     /// Tag ids for sentences of any length (long ones are split into pieces and re-joined).
     pub fn tag_ids(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<usize>> {
-        let mut pieces: Vec<&[char]> = Vec::new();
-        let mut owner = Vec::new();
-        for (i, s) in sentences.iter().enumerate() {
-            for p in split_long(s, self.meta.max_len) {
-                pieces.push(p);
-                owner.push(i);
-            }
-        }
-        let em = self.emissions(&pieces, batch_size);
-        let mut out = vec![Vec::new(); sentences.len()];
-        for (e, &i) in em.iter().zip(&owner) {
-            out[i].extend(self.crf.viterbi(e));
-        }
-        out
+        let plan = Plan::sentences(sentences, &self.meta.vocabs, self.meta.max_len, batch_size);
+        tag_ids(&plan, &self.run_or_panic(&plan), &self.crf)
     }
 
     pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
@@ -207,55 +136,21 @@ impl Pipeline {
             .map(|(tags, chars)| spans_to_entities(&tags_to_spans(tags), chars))
             .collect()
     }
-}
 
-pub fn spans_to_entities(spans: &[Span], chars: &[char]) -> Vec<Entity> {
-    spans
-        .iter()
-        .map(|s| Entity {
-            start: s.start,
-            end: s.end,
-            label: s.label.clone(),
-            text: chars[s.start..s.end].iter().collect(),
-        })
-        .collect()
-}
-
-/// Pieces of at most `max_len` characters, cut after the last sentence or clause punctuation
-/// inside the window when there is one, so entities are rarely cut.
-pub fn split_long(s: &[char], max_len: usize) -> Vec<&[char]> {
-    let max_len = max_len.max(1);
-    let mut out = Vec::new();
-    let mut rest = s;
-    while rest.len() > max_len {
-        let window = &rest[..max_len];
-        let cut = window
-            .iter()
-            .rposition(|c| "。！？；!?;".contains(*c))
-            .or_else(|| window.iter().rposition(|c| "，,、 ".contains(*c)))
-            .map_or(max_len, |p| p + 1);
-        let (head, tail) = rest.split_at(cut);
-        out.push(head);
-        rest = tail;
+    /// Score gold sentences: their own tags against the predictions (returned too, in the tag
+    /// set's scheme).
+    pub fn score(&self, sentences: &[Sentence]) -> Result<(Report, Vec<Vec<String>>)> {
+        let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
+        let pred = self.tags(&chars, SCORE_BATCH);
+        let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone()).collect();
+        Ok((evaluate(&gold, &pred)?, pred))
     }
-    if !rest.is_empty() || out.is_empty() {
-        out.push(rest);
-    }
-    out
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_sentences_are_split_without_losing_characters() {
-        let s: Vec<char> = "我在北京。他在上海，她在广州".chars().collect();
-        let parts = split_long(&s, 6);
-        assert!(parts.iter().all(|p| p.len() <= 6));
-        assert_eq!(parts.concat(), s);
-        assert_eq!(parts[0].iter().collect::<String>(), "我在北京。");
-        assert_eq!(split_long(&[], 4).len(), 1);
+    /// The sentence-level methods predate the error type and return plain values: a failed read
+    /// on a native backend is a backend fault, not bad input.
+    fn run_or_panic(&self, plan: &Plan) -> Outputs {
+        self.run(plan, false)
+            .unwrap_or_else(|e| panic!("native inference: {e}"))
     }
 }
 
@@ -263,6 +158,9 @@ mod tests {
 mod roundtrip_tests {
     use super::*;
     use crate::data::Scheme;
+    use crate::model::TaggerConfig;
+    use crate::tags::TagSet;
+    use crate::vocab::Vocabs;
     use burn::module::Module;
 
     #[test]
@@ -298,22 +196,6 @@ mod roundtrip_tests {
         // Long input is split (max_len 5) but every character gets a tag.
         assert_eq!(a.tag_ids(&texts, 2)[2].len(), texts[2].len());
     }
-
-    #[test]
-    fn a_bundle_of_another_format_version_is_refused() {
-        let vocabs = Vocabs::build([['a'].as_slice()], 1, 1);
-        let tags = TagSet::new(Scheme::Bio, ["PER".into()]);
-        let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
-        let meta = ModelMeta {
-            format_version: FORMAT_VERSION + 1,
-            model,
-            vocabs,
-            tags,
-            max_len: 8,
-        };
-        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("format version"));
-    }
 }
 
 #[cfg(test)]
@@ -322,6 +204,9 @@ mod flat_tests {
     use crate::data::Scheme;
     use crate::lexicon::Lexicon;
     use crate::model::LatticeConfig;
+    use crate::model::TaggerConfig;
+    use crate::tags::TagSet;
+    use crate::vocab::Vocabs;
     use burn::module::Module;
     use proptest::prelude::*;
     use std::sync::OnceLock;
@@ -397,5 +282,137 @@ mod flat_tests {
             prop_assert_eq!(ta[0].len(), s.len());
             prop_assert_eq!(&ta, &b.tag_ids(&sentences, 2));
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod api_tests {
+    use super::*;
+    use crate::data::Scheme;
+    use crate::model::TaggerConfig;
+    use crate::tags::TagSet;
+    use crate::vocab::Vocabs;
+
+    /// A small random model (its tags are untrained, so entities appear) with a 6-character
+    /// window, so long lines are split and re-joined.
+    pub(crate) fn tiny(device: &Device) -> (ModelMeta, Tagger) {
+        device.seed(7);
+        let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去了上海"]
+            .iter()
+            .map(|s| s.chars().collect())
+            .collect();
+        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
+        let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+            .with_d_model(16)
+            .with_n_heads(2)
+            .with_char_dim(8)
+            .with_bigram_dim(8);
+        let tagger = model.init(device);
+        let meta = ModelMeta {
+            format_version: FORMAT_VERSION,
+            model,
+            vocabs,
+            tags,
+            max_len: 6,
+        };
+        (meta, tagger)
+    }
+
+    fn pipeline() -> Pipeline {
+        let device = Device::flex();
+        let (meta, tagger) = tiny(&device);
+        Pipeline::new(meta, &tagger, &device)
+    }
+
+    #[test]
+    fn tag_finds_each_lines_entities_with_offsets_into_the_whole_text() {
+        let p = pipeline();
+        let text = "张三在北京大学读书，李四去了上海。\r\n\n王五 北京";
+        let chars: Vec<char> = text.chars().collect();
+        let ranges = crate::infer::plan::line_ranges(&chars);
+        let lines: Vec<Vec<char>> = ranges.iter().map(|&(s, e)| chars[s..e].to_vec()).collect();
+        assert_eq!(lines.len(), text.lines().count());
+        let mut expected = Vec::new();
+        for (&(start, _), ents) in ranges.iter().zip(p.entities(&lines, 64)) {
+            expected.extend(ents.into_iter().map(|e| Entity {
+                start: e.start + start,
+                end: e.end + start,
+                ..e
+            }));
+        }
+        let found = p.tag(text).unwrap();
+        assert_eq!(found, expected);
+        for e in &found {
+            assert_eq!(e.text, chars[e.start..e.end].iter().collect::<String>());
+        }
+        let batch = p.tag_batch(&[text, "", "李四"]).unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch[0], found);
+        assert!(batch[1].is_empty());
+        assert_eq!(batch[2], p.tag("李四").unwrap());
+    }
+
+    #[test]
+    fn analyse_covers_every_character_and_agrees_with_tag() {
+        let p = pipeline();
+        let text = "张三在北京大学读书，李四去了上海\n\n😀";
+        let a = p.analyse(text, true).unwrap();
+        assert_eq!(a.chars.len(), text.chars().count());
+        assert_eq!(a.entities, p.tag(text).unwrap());
+        assert_eq!(a.tags.iter().filter(|t| t.is_none()).count(), 2);
+        assert_eq!(a.pieces, 4);
+        assert_eq!(
+            a.embeddings.len(),
+            a.embedded_chars.len() * p.meta.model.d_model
+        );
+        assert_eq!(a.embedded_chars.len(), a.tags.iter().flatten().count());
+        let json: serde_json::Value = serde_json::to_value(&a).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "chars",
+                "embedded_chars",
+                "entities",
+                "lines",
+                "marginals",
+                "pieces",
+                "tags"
+            ]
+        );
+        assert!(p.analyse(text, false).unwrap().embeddings.is_empty());
+    }
+
+    #[test]
+    fn score_compares_gold_tags_with_the_predictions() {
+        let p = pipeline();
+        let chars: Vec<char> = "张三在北京大学读书".chars().collect();
+        let pred = p.tags(&[chars.clone()], 64).remove(0);
+        let gold = Sentence {
+            chars,
+            tags: pred.clone(),
+            line: 1,
+        };
+        let (report, predictions) = p.score(std::slice::from_ref(&gold)).unwrap();
+        assert_eq!(predictions, vec![pred]);
+        assert_eq!(
+            report.overall.f1,
+            if report.overall.predicted > 0 {
+                100.0
+            } else {
+                0.0
+            }
+        );
+        let short = Sentence {
+            tags: vec!["O".into()],
+            ..gold
+        };
+        assert!(matches!(p.score(&[short]), Err(crate::Error::Metrics(_))));
     }
 }

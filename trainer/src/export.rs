@@ -12,7 +12,7 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::{load_model, score};
+use crate::train::load_model;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
@@ -169,10 +169,10 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     let bytes = model_core::weights::to_bytes(&model, a.half)?;
     let cfg = RunConfig::load(&a.run.join("config.toml"))?;
     let test = read_conll(&cfg.data.test)?;
-    let (run_report, _) = score(&Pipeline::new(meta.clone(), &run_model, device), &test)?;
+    let (run_report, _) = Pipeline::new(meta.clone(), &run_model, device).score(&test)?;
     let bundle = Pipeline::from_bytes(bundle_meta.clone(), bytes.clone(), device)
         .context("reloading the bundle's weights")?;
-    let (bundle_report, _) = score(&bundle, &test)?;
+    let (bundle_report, _) = bundle.score(&test)?;
     let info = BundleInfo {
         weights: if a.half { "f16" } else { "f32" },
         bigrams: bundle_meta.model.n_bigrams,

@@ -2,7 +2,7 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::{load_model, score};
+use crate::train::load_model;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
@@ -55,7 +55,7 @@ pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
         }
     };
     let sentences = read_conll(&path)?;
-    let (report, pred) = score(&pipeline, &sentences)?;
+    let (report, pred) = pipeline.score(&sentences)?;
     if let Some(out) = a.write_conll {
         // Predictions in the file's own scheme, so a conlleval scorer reads both columns alike.
         let scheme = detect_scheme(&sentences);

@@ -112,10 +112,12 @@ impl NerModel {
         backend: String,
     ) -> Result<NerModel, JsError> {
         let meta = ModelMeta::from_json(&meta_json).map_err(|e| JsError::new(&e.to_string()))?;
-        let device = device_for(&backend).await.map_err(|e| JsError::new(&e))?;
+        let device = device_for(&backend)
+            .await
+            .map_err(|e| JsError::new(&e.to_string()))?;
         let engine = Engine::load(meta, weights, device)
             .await
-            .map_err(|e| JsError::new(&e))?;
+            .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(NerModel { engine, backend })
     }
 
@@ -152,7 +154,7 @@ impl NerModel {
             .engine
             .analyse(&text, with_embeddings)
             .await
-            .map_err(|e| JsError::new(&e))?;
+            .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(a.into())
     }
 }

@@ -79,7 +79,7 @@ impl StepLoss {
     }
 
     /// The loss value, read back asynchronously (WebGPU).
-    pub async fn value_async(&self) -> Result<f64, String> {
+    pub async fn value_async(&self) -> Result<f64, crate::host::ReadError> {
         match &self.device {
             Some((w, t)) => {
                 let v = crate::host::tensor_values_async(t.clone()).await?;

@@ -17,7 +17,6 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 use model_core::batch::Example;
-use model_core::metrics::{Report, evaluate};
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
 use model_core::train::make_optimizer;
@@ -39,27 +38,9 @@ fn save_model(model: &Tagger, path: &Path) -> Result<()> {
     write_atomic(path, &model_core::weights::to_bytes(model, false)?)
 }
 
+/// The tagger of `meta` with the weights of `path` (errors name the file).
 pub fn load_model(meta: &ModelMeta, path: &Path, device: &Device) -> Result<Tagger> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    model_core::weights::load(&meta.model, bytes, device).map_err(|e| match e {
-        model_core::weights::WeightsError::Format(m) => {
-            anyhow::anyhow!("{} is not a valid weight file: {m}", path.display())
-        }
-        model_core::weights::WeightsError::Mismatch(m) => {
-            anyhow::anyhow!("{} does not fit this model: {m}", path.display())
-        }
-    })
-}
-
-/// Score a split with the current model: the file's own gold tags against predictions.
-pub fn score(
-    pipeline: &Pipeline,
-    sentences: &[model_core::data::Sentence],
-) -> Result<(Report, Vec<Vec<String>>)> {
-    let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
-    let pred = pipeline.tags(&chars, 64);
-    let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone()).collect();
-    Ok((evaluate(&gold, &pred)?, pred))
+    Ok(model_core::infer::load::load_tagger(meta, path, device)?)
 }
 
 /// What a run starts from: its config, metadata (when resuming) and progress.
@@ -250,8 +231,8 @@ fn finish(mut t: Trainer, backend: &str) -> Result<Metrics> {
     )?;
     save_model(&best, &t.run.path("model.bpk"))?;
     let pipeline = Pipeline::new(t.meta.clone(), &best, &t.device);
-    let (dev, _) = score(&pipeline, &t.splits.dev)?;
-    let (test, _) = score(&pipeline, &t.splits.test)?;
+    let (dev, _) = pipeline.score(&t.splits.dev)?;
+    let (test, _) = pipeline.score(&t.splits.test)?;
     let seconds = t.seconds_before + t.started.elapsed().as_secs_f64();
     let metrics = Metrics {
         dataset: t.cfg.name.clone(),

@@ -2,7 +2,7 @@
 //! then the dev score, early stopping and an atomic checkpoint.
 
 use super::state::{EpochLog, TrainState};
-use super::{load_model, save_model, score};
+use super::{load_model, save_model};
 use crate::checkpoint::{restore_optimizer, save_optimizer};
 use crate::config::RunConfig;
 use crate::data_prep::Splits;
@@ -11,7 +11,8 @@ use crate::run_dir::{RunDir, write_json};
 use anyhow::{Result, bail};
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use model_core::batch::{Batch, Example, length_buckets};
+use model_core::batch::Example;
+use model_core::infer::forward::encode_buckets;
 use model_core::loss::{Queries, info_nce};
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
@@ -53,13 +54,9 @@ fn dev_contrastive_loss(
     device: &Device,
 ) -> f64 {
     let model = model.valid();
-    let lens: Vec<usize> = examples.iter().map(Example::len).collect();
     let (mut total, mut n) = (0.0, 0usize);
-    for group in length_buckets(&lens, s.batch_size) {
-        let refs: Vec<&Example> = group.iter().map(|&i| &examples[i]).collect();
-        let batch = Batch::new(&refs, device);
-        let reps = batch.gather_tokens(model.encode(&batch));
-        if let Some(l) = info_nce(reps, &token_classes(&batch), s.tau, queries) {
+    for bucket in encode_buckets(&model, examples, s.batch_size, device) {
+        if let Some(l) = info_nce(bucket.reps, &token_classes(&bucket.batch), s.tau, queries) {
             total += l.into_scalar::<f32>() as f64;
             n += 1;
         }
@@ -234,7 +231,7 @@ impl Trainer<'_> {
             ))
         } else {
             let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
-            Ok(score(&pipeline, &self.splits.dev)?.0.overall.f1)
+            Ok(pipeline.score(&self.splits.dev)?.0.overall.f1)
         }
     }
 

@@ -1,0 +1,125 @@
+//! A model's metadata (`meta.json`): everything but the weights, enough to rebuild the tagger and
+//! read its output; and the checks a bundle must pass before its weights are loaded.
+
+use crate::model::TaggerConfig;
+use crate::tags::TagSet;
+use crate::vocab::Vocabs;
+use serde::{Deserialize, Serialize};
+
+/// Everything but the weights: enough to rebuild the tagger and read its output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Bumped when the layout of the bundle changes; loading another version is an error.
+    pub format_version: u32,
+    pub model: TaggerConfig,
+    pub vocabs: Vocabs,
+    pub tags: TagSet,
+    /// Longest piece the model sees; longer sentences are split and re-joined.
+    pub max_len: usize,
+}
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a model's metadata was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("model metadata: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("model metadata: format version {found} but this build reads version {FORMAT_VERSION}")]
+    FormatVersion { found: u32 },
+    /// The parts of the metadata disagree (e.g. a config and its vocabulary).
+    #[error("model metadata: {0}")]
+    Inconsistent(String),
+}
+
+impl ModelMeta {
+    /// Parse and check `meta.json`.
+    pub fn from_json(json: &str) -> Result<Self, MetaError> {
+        let meta: Self = serde_json::from_str(json)?;
+        if meta.format_version != FORMAT_VERSION {
+            return Err(MetaError::FormatVersion {
+                found: meta.format_version,
+            });
+        }
+        meta.check()?;
+        Ok(meta)
+    }
+
+    /// The config, vocabularies and tag set fit each other.
+    pub fn check(&self) -> Result<(), MetaError> {
+        let bad = |m: String| Err(MetaError::Inconsistent(m));
+        if self.model.char_encoder.is_some() != self.vocabs.bert.is_some() {
+            return bad(
+                "a pretrained character encoder needs both its config and its vocabulary".into(),
+            );
+        }
+        if let (Some(c), Some(v)) = (&self.model.char_encoder, &self.vocabs.bert) {
+            if c.vocab_size != v.len() {
+                return bad(format!(
+                    "the character encoder has {} token embeddings but its vocabulary {} tokens",
+                    c.vocab_size,
+                    v.len()
+                ));
+            }
+            if self.max_len + 2 > c.max_position_embeddings {
+                return bad(format!(
+                    "max_len {} plus [CLS] and [SEP] exceeds the character encoder's {} positions",
+                    self.max_len, c.max_position_embeddings
+                ));
+            }
+        }
+        match (&self.model.lattice, &self.vocabs.words) {
+            (None, None) => {}
+            (Some(l), Some(w)) if l.n_words == w.len() => {}
+            (Some(l), Some(w)) => {
+                return bad(format!(
+                    "the lattice has {} word embeddings but its lexicon {} words",
+                    l.n_words,
+                    w.len()
+                ));
+            }
+            _ => return bad("a FLAT lattice needs both its config and its lexicon".into()),
+        }
+        if self.model.n_tags != self.tags.len() {
+            return bad("tag count differs from the tag set".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scheme;
+
+    fn meta() -> ModelMeta {
+        let vocabs = Vocabs::build([['a'].as_slice()], 1, 1);
+        let tags = TagSet::new(Scheme::Bio, ["PER".into()]);
+        let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+        ModelMeta {
+            format_version: FORMAT_VERSION,
+            model,
+            vocabs,
+            tags,
+            max_len: 8,
+        }
+    }
+
+    #[test]
+    fn a_bundle_of_another_format_version_is_refused() {
+        let mut meta = meta();
+        meta.format_version = FORMAT_VERSION + 1;
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("format version"));
+    }
+
+    #[test]
+    fn broken_json_and_a_wrong_tag_count_are_refused_with_a_reason() {
+        let err = ModelMeta::from_json("{\"format_version\": 1").unwrap_err();
+        assert!(matches!(err, MetaError::Json(_)), "{err}");
+        let mut meta = meta();
+        meta.model.n_tags += 1;
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("tag count"), "{err}");
+    }
+}
