@@ -11,7 +11,6 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
-pub mod safetensors;
 pub mod tags;
 pub mod vocab;
 pub mod weights;
