@@ -52,7 +52,6 @@ pub mod meta;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
-pub mod safetensors;
 pub mod tags;
 pub mod token_vocab;
 #[cfg(feature = "train")]

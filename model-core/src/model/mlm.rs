@@ -3,9 +3,9 @@
 //! (dense → GELU → LayerNorm → logits tied to the word embeddings + bias), so the result saves as
 //! a Hugging Face `BertForMaskedLM` checkpoint.
 
-use super::bert::{Bert, BertConfig, BertError, Loader, push_linear, push_norm};
-use crate::host::tensor_values;
-use crate::safetensors::SafeTensors;
+use super::bert::names::{self, FOR_HEADS_PREFIX};
+use super::bert::weights::{Reader, Writer};
+use super::bert::{Bert, BertConfig, BertError};
 use burn::module::Param;
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -45,16 +45,13 @@ impl BertConfig {
     pub fn load_mlm(&self, safetensors: &[u8], device: &Device) -> Result<BertMlm, BertError> {
         let mut mlm = self.init_mlm(device);
         mlm.bert = self.load(safetensors, device)?;
-        let st = SafeTensors::parse(safetensors)?;
-        let loader = Loader {
-            st: &st,
-            prefix: "cls.predictions.",
-            device,
-        };
-        let h = self.hidden_size;
-        mlm.transform = loader.linear("transform.dense", h, h)?;
-        loader.layer_norm("transform.LayerNorm", &mut mlm.norm, h)?;
-        mlm.bias = Param::from_tensor(loader.tensor("bias", [self.vocab_size])?);
+        let mut reader = Reader::new(safetensors, device)?;
+        names::mlm_head(
+            &mut reader,
+            &mut mlm.transform,
+            &mut mlm.norm,
+            &mut mlm.bias,
+        )?;
         Ok(mlm)
     }
 }
@@ -181,27 +178,30 @@ impl BertMlm {
 
     /// A Hugging Face `BertForMaskedLM` safetensors file (`bert.` encoder, `cls.predictions`
     /// head; the decoder is tied to the word embeddings, as `transformers` saves it).
+    pub fn try_to_safetensors(&self) -> Result<Vec<u8>, BertError> {
+        let mut writer = Writer::default();
+        // The walks take parameters mutably (loading fills them); a clone shares their storage.
+        let mut m = self.clone();
+        names::encoder(&mut writer, FOR_HEADS_PREFIX, &mut m.bert)?;
+        names::mlm_head(&mut writer, &mut m.transform, &mut m.norm, &mut m.bias)?;
+        Ok(writer.finish()?)
+    }
+
+    /// [`BertMlm::try_to_safetensors`] for callers written before it could fail.
+    ///
+    /// # Panics
+    /// Only if the safetensors header outgrew the format's 100 MB limit, which takes millions of
+    /// tensors; a BERT has 16 per layer.
     pub fn to_safetensors(&self) -> Vec<u8> {
-        let mut head = Vec::new();
-        push_linear(
-            &mut head,
-            "cls.predictions.transform.dense",
-            &self.transform,
-        );
-        push_norm(&mut head, "cls.predictions.transform.LayerNorm", &self.norm);
-        let bias = self.bias.val();
-        head.push((
-            "cls.predictions.bias".into(),
-            bias.dims().to_vec(),
-            tensor_values(bias),
-        ));
-        self.bert.to_safetensors("bert.", head)
+        self.try_to_safetensors()
+            .expect("a BERT's safetensors header is far below the format's limit")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::tensor_values;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -265,9 +265,9 @@ mod tests {
         assert!(correct <= batch.n_masked);
 
         let bytes = model.to_safetensors();
-        let st = crate::safetensors::SafeTensors::parse(&bytes).unwrap();
+        let st = Reader::new(&bytes, &device).unwrap();
         assert!(st.contains("bert.encoder.layer.0.attention.self.query.weight"));
-        assert_eq!(st.shape("cls.predictions.bias"), Some(&[30usize][..]));
+        assert_eq!(st.shape("cls.predictions.bias"), Some(vec![30usize]));
         let loaded = cfg.load(&bytes, &device).unwrap();
         let again = cfg.load_mlm(&bytes, &device).unwrap();
         let (a, _) = model.loss(&batch);
