@@ -6,7 +6,6 @@ use crate::host::ReadError;
 use crate::meta::MetaError;
 use crate::metrics::MetricsError;
 use crate::model::BertError;
-use crate::safetensors::SafetensorsError;
 use crate::weights::WeightsError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -28,8 +27,6 @@ pub enum Error {
     Weights(#[from] WeightsError),
     #[error(transparent)]
     Bert(#[from] BertError),
-    #[error(transparent)]
-    Safetensors(#[from] SafetensorsError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
     /// A tensor could not be read back from the device.
