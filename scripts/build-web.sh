@@ -11,7 +11,7 @@ start=$(date +%s)
 nice -n 19 trunk build --release "$@"
 echo "trunk build: $(( $(date +%s) - start )) s"
 size() { printf '%-48s %10d raw %10d gzip\n' "$1" "$(stat -c %s "$1")" "$(gzip -9 -c "$1" | wc -c)"; }
-for f in dist/*.wasm dist/*.js dist/index.html dist/static/app.js dist/static/style.css; do
+for f in dist/*.wasm dist/*.js dist/index.html dist/static/js/*.js dist/static/style.css; do
   [ -f "$f" ] && size "$f"
 done
 for d in dist/static/models/*/; do

@@ -1,0 +1,67 @@
+// Unit tests of the page's pure numeric modules (static/js/quality.js, static/js/projection.js),
+// run in plain Node with no DOM: `node --test tests/browser/pure.test.mjs`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clusterQuality } from '../../static/js/quality.js';
+import { pca, placeByNeighbours, tsne } from '../../static/js/projection.js';
+
+// n points in d dimensions: class c sits around 5·e_c, plus a small deterministic wobble.
+function clusters(n, d, names) {
+  const data = new Float32Array(n * d);
+  const classes = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % names.length;
+    classes.push(names[c]);
+    for (let j = 0; j < d; j++) data[i * d + j] = (j === c ? 5 : 0) + 0.1 * Math.sin(7 * i + 3 * j);
+  }
+  return { data, classes };
+}
+
+test('separated classes have kNN purity 1 and a high silhouette', () => {
+  const n = 60, d = 6;
+  const { data, classes } = clusters(n, d, ['PER', 'ORG', 'Non-Entity']);
+  const q = clusterQuality(data, n, d, classes);
+  assert.equal(q.entityTokens, 40);
+  assert.equal(q.knnPurity, 1);
+  assert.ok(q.silhouette > 0.9 && q.silhouette <= 1, String(q.silhouette));
+});
+
+test('without entity tokens the quality is NaN, not an error', () => {
+  const q = clusterQuality(new Float32Array(8), 4, 2, Array(4).fill('Non-Entity'));
+  assert.equal(q.entityTokens, 0);
+  assert.ok(Number.isNaN(q.knnPurity) && Number.isNaN(q.silhouette));
+});
+
+test('PCA finds the principal axes, largest variance first', () => {
+  // Along (1, 2, 0)/√5 the points spread by √5 per step; across it, (2, -1, 0)/√5, by ±1 in the
+  // pattern + − − + (uncorrelated with the step, so these are exactly the principal axes).
+  const n = 20, d = 3;
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const s = i % 4 === 0 || i % 4 === 3 ? 1 : -1;
+    data[i * d] = i + (2 * s) / Math.sqrt(5);
+    data[i * d + 1] = 2 * i - s / Math.sqrt(5);
+  }
+  const { project, explained } = pca(data, n, d);
+  assert.ok(explained[0] > explained[1] && explained[1] > 0, String(explained));
+  assert.ok(Math.abs(explained[0] + explained[1] - 1) < 1e-6, String(explained));
+  const xy = project(data, n);
+  for (let i = 1; i < n; i++) {
+    assert.ok(Math.abs(Math.abs(xy[2 * i] - xy[2 * i - 2]) - Math.sqrt(5)) < 1e-4, `step ${i}`);
+    assert.ok(Math.abs(Math.abs(xy[2 * i + 1]) - 1) < 1e-4, `offset ${i}`);
+  }
+});
+
+test('t-SNE is deterministic, reports progress to 1, and places a sample point on itself', async () => {
+  const n = 30, d = 4;
+  const { data } = clusters(n, d, ['A', 'B', 'C']);
+  const seen = [];
+  const a = await tsne(data, n, d, (p) => seen.push(p), 50);
+  const b = await tsne(data, n, d, () => {}, 50);
+  assert.deepEqual(a, b);
+  assert.equal(a.length, 2 * n);
+  assert.ok(a.every(Number.isFinite));
+  assert.ok(Math.abs(seen[seen.length - 1] - 1) < 1e-9);
+  const at = placeByNeighbours(data, a, n, d, data.subarray(0, d), 1);
+  assert.ok(Math.abs(at[0] - a[0]) < 1e-3 && Math.abs(at[1] - a[1]) < 1e-3);
+});
