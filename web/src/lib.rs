@@ -1,6 +1,6 @@
 //! The nerco web demo's WebAssembly side: load an exported bundle (`nerco export`), tag text on
 //! WebGPU or on Burn's CPU backend, return entities, per-character CRF marginals and the
-//! characters' encoder outputs for the Semantic Class viewer. The page (`static/app.js`) does the
+//! characters' encoder outputs for the Semantic Class viewer. The page (`static/js/`, ES modules) does the
 //! rest (rendering, PCA, t-SNE, cluster quality).
 //!
 //! ```js
