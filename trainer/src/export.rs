@@ -12,13 +12,14 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::{load_model, score};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
-use model_core::batch::{Batch, Example};
+use model_core::batch::Example;
 use model_core::data::{Sentence, read_conll, semantic_class};
 use model_core::host::tensor_values;
+use model_core::infer::encode_buckets;
+use model_core::infer::load::{load_tagger as load_model, read_meta};
 use model_core::model::Tagger;
 use model_core::pipeline::{ModelMeta, Pipeline, split_long};
 use serde::Serialize;
@@ -48,13 +49,6 @@ pub struct EmbeddingIndex {
     pub sentences: Vec<String>,
     pub tokens: Vec<TokenInfo>,
     pub views: Vec<ViewInfo>,
-}
-
-fn read_meta(run: &Path) -> Result<ModelMeta> {
-    let p = run.join("meta.json");
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    ModelMeta::from_json(&text).with_context(|| p.display().to_string())
 }
 
 /// A deterministic sample: the first sentences of `data` (pieces ≤ max_len) until `max_tokens`.
@@ -87,18 +81,19 @@ pub fn embed(
     device: &Device,
 ) -> Vec<f32> {
     let model = model.valid();
-    let mut out = Vec::new();
-    for chunk in sentences.chunks(32) {
-        let examples: Vec<Example> = chunk
-            .iter()
-            .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
-            .collect();
-        let refs: Vec<&Example> = examples.iter().collect();
-        let batch = Batch::new(&refs, device);
-        let reps = batch.gather_tokens(model.encode(&batch));
-        out.extend(tensor_values(reps));
+    let d = meta.model.d_model;
+    let examples: Vec<Example> = sentences
+        .iter()
+        .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
+        .collect();
+    let mut rows = vec![Vec::new(); examples.len()];
+    for enc in encode_buckets(&model, &examples, 32, device) {
+        let values = tensor_values(enc.reps.clone());
+        for (i, r) in enc.rows(&values, d) {
+            rows[i] = r.to_vec();
+        }
     }
-    out
+    rows.concat()
 }
 
 fn f16_bytes(v: &[f32]) -> Vec<u8> {
@@ -169,10 +164,10 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     let bytes = model_core::weights::to_bytes(&model, a.half)?;
     let cfg = RunConfig::load(&a.run.join("config.toml"))?;
     let test = read_conll(&cfg.data.test)?;
-    let (run_report, _) = score(&Pipeline::new(meta.clone(), &run_model, device), &test)?;
+    let (run_report, _) = Pipeline::new(meta.clone(), &run_model, device).score(&test)?;
     let bundle = Pipeline::from_bytes(bundle_meta.clone(), bytes.clone(), device)
         .context("reloading the bundle's weights")?;
-    let (bundle_report, _) = score(&bundle, &test)?;
+    let (bundle_report, _) = bundle.score(&test)?;
     let info = BundleInfo {
         weights: if a.half { "f16" } else { "f32" },
         bigrams: bundle_meta.model.n_bigrams,

@@ -2,35 +2,12 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::{load_model, score};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
-use model_core::pipeline::{ModelMeta, Pipeline};
+use model_core::pipeline::Pipeline;
 use std::io::{Read, Write};
 use std::path::Path;
-
-pub fn load_pipeline(run: &Path, device: &Device) -> Result<Pipeline> {
-    let meta_path = run.join("meta.json");
-    let text = std::fs::read_to_string(&meta_path).with_context(|| {
-        format!(
-            "cannot read {} (is {} a run directory?)",
-            meta_path.display(),
-            run.display()
-        )
-    })?;
-    let meta = ModelMeta::from_json(&text).with_context(|| meta_path.display().to_string())?;
-    let weights = run.join("model.bpk");
-    if !weights.exists() {
-        bail!(
-            "{} has no model.bpk: the run has not finished (continue it with `nerco train --resume --out {}`)",
-            run.display(),
-            run.display()
-        );
-    }
-    let model = load_model(&meta, &weights, device)?;
-    Ok(Pipeline::new(meta, &model, device))
-}
 
 pub struct EvalArgs<'a> {
     pub run: &'a Path,
@@ -41,7 +18,7 @@ pub struct EvalArgs<'a> {
 }
 
 pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
-    let pipeline = load_pipeline(a.run, device)?;
+    let pipeline = Pipeline::load(a.run, device)?;
     let path = match a.data {
         Some(p) => p.to_path_buf(),
         None => {
@@ -55,7 +32,7 @@ pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
         }
     };
     let sentences = read_conll(&path)?;
-    let (report, pred) = score(&pipeline, &sentences)?;
+    let (report, pred) = pipeline.score(&sentences)?;
     if let Some(out) = a.write_conll {
         // Predictions in the file's own scheme, so a conlleval scorer reads both columns alike.
         let scheme = detect_scheme(&sentences);
@@ -126,7 +103,7 @@ pub fn predict(
     output: OutputFormat,
     device: &Device,
 ) -> Result<()> {
-    let pipeline = load_pipeline(run, device)?;
+    let pipeline = Pipeline::load(run, device)?;
     let mut bytes = Vec::new();
     match file {
         Some(p) => {
@@ -182,7 +159,7 @@ mod fuzz {
     use super::*;
     use model_core::data::Scheme;
     use model_core::model::TaggerConfig;
-    use model_core::pipeline::FORMAT_VERSION;
+    use model_core::pipeline::{FORMAT_VERSION, ModelMeta};
     use model_core::tags::TagSet;
     use model_core::vocab::Vocabs;
     use proptest::prelude::*;
