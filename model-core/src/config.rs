@@ -2,6 +2,7 @@
 //! run's and bundle's `meta.json`, and checked by one [`ModelConfig::validate`] that every loader
 //! calls.
 
+use crate::model::TaggerConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -121,6 +122,25 @@ impl ModelConfig {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_LEXICON))
     }
 
+    /// The tagger's config for a model of these hyperparameters over vocabularies and a tag set
+    /// of the given sizes (the caller adds a pretrained encoder and a lattice).
+    pub fn tagger(&self, n_chars: usize, n_bigrams: usize, n_tags: usize) -> TaggerConfig {
+        TaggerConfig::new(n_chars, n_bigrams, n_tags)
+            .with_char_dim(self.char_dim)
+            .with_bigram_dim(self.bigram_dim)
+            .with_d_model(self.d_model)
+            .with_n_heads(self.n_heads)
+            .with_n_layers(self.n_layers)
+            .with_ff_mult(self.ff_mult)
+            .with_dropout_embed(self.dropout_embed)
+            .with_dropout_ff(self.dropout_ff)
+            .with_dropout_residual(self.dropout_residual)
+            .with_dropout_attn(self.dropout_attn)
+            .with_dropout_out(self.dropout_out)
+            .with_scaled_attention(self.scaled_attention)
+    }
+
+    /// Every value in range; errors name the `[model]` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (field, v) in [
             ("char_dim", self.char_dim),
@@ -156,7 +176,10 @@ impl ModelConfig {
         if !(self.char_encoder_lr_scale >= 0.0 && self.char_encoder_lr_scale.is_finite()) {
             err(
                 "char_encoder_lr_scale",
-                format!("must be a finite number ≥ 0, got {}", self.char_encoder_lr_scale),
+                format!(
+                    "must be a finite number ≥ 0, got {}",
+                    self.char_encoder_lr_scale
+                ),
             )?;
         }
         match (self.encoder, &self.lexicon) {
@@ -187,13 +210,19 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err().to_string()
         };
-        assert!(bad(|c| c.n_heads = 7).contains("model.d_model (160) must be a positive multiple of model.n_heads (7)"));
+        assert!(
+            bad(|c| c.n_heads = 7)
+                .contains("model.d_model (160) must be a positive multiple of model.n_heads (7)")
+        );
         assert!(bad(|c| c.dropout_ff = 1.0).contains("model.dropout_ff"));
         assert!(bad(|c| c.char_encoder_lr_scale = f64::NAN).contains("char_encoder_lr_scale"));
         assert!(bad(|c| c.lexicon = Some("x.txt".into())).contains("only by encoder = \"flat\""));
         assert!(bad(|c| c.char_dim = 0).contains("model.char_dim"));
         let flat = |f: fn(&mut ModelConfig)| {
-            let mut c = ModelConfig { encoder: EncoderKind::Flat, ..Default::default() };
+            let mut c = ModelConfig {
+                encoder: EncoderKind::Flat,
+                ..Default::default()
+            };
             f(&mut c);
             c.validate()
         };
@@ -203,8 +232,12 @@ mod tests {
 
     #[test]
     fn a_toml_table_fills_defaults_and_rejects_unknown_keys() {
-        let c: ModelConfig = serde_json::from_str(r#"{"d_model": 64, "n_heads": 4, "encoder": "flat"}"#).unwrap();
-        assert_eq!((c.d_model, c.n_heads, c.encoder, c.char_dim), (64, 4, EncoderKind::Flat, 100));
+        let c: ModelConfig =
+            serde_json::from_str(r#"{"d_model": 64, "n_heads": 4, "encoder": "flat"}"#).unwrap();
+        assert_eq!(
+            (c.d_model, c.n_heads, c.encoder, c.char_dim),
+            (64, 4, EncoderKind::Flat, 100)
+        );
         let e = serde_json::from_str::<ModelConfig>(r#"{"d_modle": 64}"#).unwrap_err();
         assert!(e.to_string().contains("d_modle"));
     }

@@ -29,6 +29,9 @@ pub enum Error {
     Bert(#[from] BertError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// A hyperparameter out of range.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// A tensor could not be read back from the device.
     #[error(transparent)]
     Read(#[from] ReadError),

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod batch;
+pub mod config;
 pub mod data;
 pub mod decode;
 pub mod error;

@@ -75,69 +75,7 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
     let train_pieces = pieces(&train, cfg.data.max_len, scheme);
     let meta = match meta {
         Some(m) => m.clone(),
-        None => {
-            let mut vocabs = Vocabs::build(
-                train_pieces.iter().map(|s| s.chars.as_slice()),
-                cfg.data.char_min_freq,
-                cfg.data.bigram_min_freq,
-            );
-            let tags =
-                TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
-            if tags.types.is_empty() {
-                bail!(
-                    "{}: the training data has no entities",
-                    cfg.data.train.display()
-                );
-            }
-            let mut model = cfg
-                .model
-                .tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
-            if let Some(dir) = &cfg.model.char_encoder {
-                let (bert, vocab) = model_core::model::bert::files::read_config(dir)
-                    .with_context(|| format!("model.char_encoder {}", dir.display()))?;
-                if cfg.data.max_len + 2 > bert.max_position_embeddings {
-                    bail!(
-                        "data.max_len {} plus [CLS] and [SEP] exceeds the {} positions of the character encoder in {}",
-                        cfg.data.max_len,
-                        bert.max_position_embeddings,
-                        dir.display()
-                    );
-                }
-                vocabs.bert = Some(vocab);
-                model = model.with_char_encoder(Some(bert));
-            }
-            if cfg.model.encoder == EncoderKind::Flat {
-                let path = cfg.model.lexicon_path();
-                let list = read_word_list(&path).context("model.lexicon")?;
-                let lexicon = Lexicon::build(
-                    &list,
-                    train_pieces.iter().map(|s| s.chars.as_slice()),
-                    cfg.model.lexicon_min_freq,
-                    cfg.model.max_words,
-                );
-                if lexicon.is_empty() {
-                    bail!(
-                        "model.lexicon: no word of {} occurs {} or more times in {}",
-                        path.display(),
-                        cfg.model.lexicon_min_freq,
-                        cfg.data.train.display()
-                    );
-                }
-                model = model.with_lattice(Some(
-                    LatticeConfig::new(lexicon.len())
-                        .with_word_dim(cfg.model.word_dim)
-                        .with_dropout_word(cfg.model.dropout_word),
-                ));
-                vocabs.words = Some(lexicon);
-            }
-            ModelMeta {
-                format_version: FORMAT_VERSION,
-                model,
-                vocabs,
-                tags,
-                max_len: cfg.data.max_len,
-            }
-        }
+        None => new_meta(cfg, scheme, &train_pieces)?,
     };
     if meta.tags.scheme != scheme {
         bail!(
@@ -152,9 +90,26 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
         &meta.tags,
         &cfg.data.train.display().to_string(),
     )?;
-    // Dev types unseen in training cannot be predicted; they still count as gold when scoring,
-    // but the dev contrastive loss uses only the model's own tags.
-    let dev_known: Vec<Sentence> = pieces(&dev, cfg.data.max_len, scheme)
+    let dev_examples = dev_examples(cfg, scheme, &dev, &meta)?;
+    let splits = Splits {
+        dev,
+        test,
+        train_examples,
+        dev_examples,
+        train_sentences: train.len(),
+    };
+    Ok((splits, meta))
+}
+
+/// The dev pieces encoded for the dev contrastive loss. Dev types unseen in training cannot be
+/// predicted; they still count as gold when scoring, but the loss uses only the model's own tags.
+fn dev_examples(
+    cfg: &RunConfig,
+    scheme: Scheme,
+    dev: &[Sentence],
+    meta: &ModelMeta,
+) -> Result<Vec<Example>> {
+    let dev_known: Vec<Sentence> = pieces(dev, cfg.data.max_len, scheme)
         .into_iter()
         .map(|mut s| {
             for t in &mut s.tags {
@@ -165,19 +120,82 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
             s
         })
         .collect();
-    let dev_examples = encode(
+    encode(
         &dev_known,
         &meta.vocabs,
         &meta.tags,
         &cfg.data.dev.display().to_string(),
     )
-    .context("dev set")?;
-    let splits = Splits {
-        dev,
-        test,
-        train_examples,
-        dev_examples,
-        train_sentences: train.len(),
-    };
-    Ok((splits, meta))
+    .context("dev set")
+}
+
+/// A new run's metadata: vocabularies and tag set from the training pieces, the tagger's config,
+/// and the pretrained encoder's vocabulary and FLAT's word vocabulary when the config asks.
+fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Result<ModelMeta> {
+    let mut vocabs = Vocabs::build(
+        train_pieces.iter().map(|s| s.chars.as_slice()),
+        cfg.data.char_min_freq,
+        cfg.data.bigram_min_freq,
+    );
+    let tags = TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
+    if tags.types.is_empty() {
+        bail!(
+            "{}: the training data has no entities",
+            cfg.data.train.display()
+        );
+    }
+    let mut model = cfg
+        .model
+        .tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+    if let Some(dir) = &cfg.model.char_encoder {
+        let (bert, vocab) = model_core::model::bert::files::read_config(dir)
+            .with_context(|| format!("model.char_encoder {}", dir.display()))?;
+        if cfg.data.max_len + 2 > bert.max_position_embeddings {
+            bail!(
+                "data.max_len {} plus [CLS] and [SEP] exceeds the {} positions of the character encoder in {}",
+                cfg.data.max_len,
+                bert.max_position_embeddings,
+                dir.display()
+            );
+        }
+        vocabs.bert = Some(vocab);
+        model = model.with_char_encoder(Some(bert));
+    }
+    if cfg.model.encoder == EncoderKind::Flat {
+        let lexicon = lexicon(cfg, train_pieces)?;
+        model = model.with_lattice(Some(
+            LatticeConfig::new(lexicon.len())
+                .with_word_dim(cfg.model.word_dim)
+                .with_dropout_word(cfg.model.dropout_word),
+        ));
+        vocabs.words = Some(lexicon);
+    }
+    Ok(ModelMeta {
+        format_version: FORMAT_VERSION,
+        model,
+        vocabs,
+        tags,
+        max_len: cfg.data.max_len,
+    })
+}
+
+/// FLAT's word vocabulary: the lexicon's words that occur in the training pieces.
+fn lexicon(cfg: &RunConfig, train_pieces: &[Sentence]) -> Result<Lexicon> {
+    let path = cfg.model.lexicon_path();
+    let list = read_word_list(&path).context("model.lexicon")?;
+    let lexicon = Lexicon::build(
+        &list,
+        train_pieces.iter().map(|s| s.chars.as_slice()),
+        cfg.model.lexicon_min_freq,
+        cfg.model.max_words,
+    );
+    if lexicon.is_empty() {
+        bail!(
+            "model.lexicon: no word of {} occurs {} or more times in {}",
+            path.display(),
+            cfg.model.lexicon_min_freq,
+            cfg.data.train.display()
+        );
+    }
+    Ok(lexicon)
 }

@@ -16,9 +16,10 @@ use crate::train::load_model;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
-use model_core::batch::{Batch, Example};
+use model_core::batch::Example;
 use model_core::data::{Sentence, read_conll, semantic_class};
 use model_core::host::tensor_values;
+use model_core::infer::forward::encode_buckets;
 use model_core::model::Tagger;
 use model_core::pipeline::{ModelMeta, Pipeline, split_long};
 use serde::Serialize;
@@ -50,11 +51,9 @@ pub struct EmbeddingIndex {
     pub views: Vec<ViewInfo>,
 }
 
+/// A run's checked `meta.json` (errors name the file).
 fn read_meta(run: &Path) -> Result<ModelMeta> {
-    let p = run.join("meta.json");
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    ModelMeta::from_json(&text).with_context(|| p.display().to_string())
+    Ok(model_core::infer::load::read_meta(run)?)
 }
 
 /// A deterministic sample: the first sentences of `data` (pieces ≤ max_len) until `max_tokens`.
@@ -79,7 +78,7 @@ pub fn sample(data: &[Sentence], max_len: usize, max_tokens: usize) -> Vec<Sente
     out
 }
 
-/// Encoder outputs of every token of `sentences`, `tokens × dim`, row-major.
+/// Encoder outputs of every token of `sentences`, `tokens × dim`, row-major, in sentence order.
 pub fn embed(
     model: &Tagger,
     meta: &ModelMeta,
@@ -87,18 +86,19 @@ pub fn embed(
     device: &Device,
 ) -> Vec<f32> {
     let model = model.valid();
-    let mut out = Vec::new();
-    for chunk in sentences.chunks(32) {
-        let examples: Vec<Example> = chunk
-            .iter()
-            .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
-            .collect();
-        let refs: Vec<&Example> = examples.iter().collect();
-        let batch = Batch::new(&refs, device);
-        let reps = batch.gather_tokens(model.encode(&batch));
-        out.extend(tensor_values(reps));
+    let examples: Vec<Example> = sentences
+        .iter()
+        .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
+        .collect();
+    let d = meta.model.d_model;
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); examples.len()];
+    for bucket in encode_buckets(&model, &examples, 32, device) {
+        let values = tensor_values(bucket.reps.clone());
+        for (i, r) in bucket.rows(&values, d) {
+            rows[i] = r.to_vec();
+        }
     }
-    out
+    rows.concat()
 }
 
 fn f16_bytes(v: &[f32]) -> Vec<u8> {
@@ -145,26 +145,7 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     }
     std::fs::create_dir_all(a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let run_model = load_model(&meta, &weights, device)?;
-    let mut bundle_meta = meta.clone();
-    let mut model = run_model.clone();
-    if let Some(n) = a.max_bigrams {
-        bundle_meta.vocabs.bigrams = meta.vocabs.bigrams.truncated(n);
-        bundle_meta.model.n_bigrams = bundle_meta.vocabs.bigrams.len();
-        model.embed = model.embed.keep_bigrams(bundle_meta.model.n_bigrams);
-    }
-    if let Some(n) = a.max_words {
-        let (Some(words), Some(lattice), Some(emb)) = (
-            &meta.vocabs.words,
-            bundle_meta.model.lattice.as_mut(),
-            model.words.take(),
-        ) else {
-            bail!("--max-words: {} is not a FLAT run", a.run.display());
-        };
-        let kept = words.truncated(n);
-        lattice.n_words = kept.len();
-        model.words = Some(emb.keep_words(kept.len()));
-        bundle_meta.vocabs.words = Some(kept);
-    }
+    let (bundle_meta, model) = pruned(&a, &meta, run_model.clone())?;
     // Half precision halves the page weight; `weights::load` casts back to f32.
     let bytes = model_core::weights::to_bytes(&model, a.half)?;
     let cfg = RunConfig::load(&a.run.join("config.toml"))?;
@@ -198,7 +179,38 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }
-    let sentences = sample(&test, meta.max_len, a.sample_tokens);
+    write_views(&a, &meta, &test, device)
+}
+
+/// The bundle's metadata and model: the run's, with `--max-bigrams` / `--max-words` applied.
+fn pruned(a: &ExportArgs, meta: &ModelMeta, mut model: Tagger) -> Result<(ModelMeta, Tagger)> {
+    let mut bundle_meta = meta.clone();
+    if let Some(n) = a.max_bigrams {
+        bundle_meta.vocabs.bigrams = meta.vocabs.bigrams.truncated(n);
+        bundle_meta.model.n_bigrams = bundle_meta.vocabs.bigrams.len();
+        model.embed = model.embed.keep_bigrams(bundle_meta.model.n_bigrams);
+    }
+    if let Some(n) = a.max_words {
+        let (Some(words), Some(lattice), Some(emb)) = (
+            &meta.vocabs.words,
+            bundle_meta.model.lattice.as_mut(),
+            model.words.take(),
+        ) else {
+            bail!("--max-words: {} is not a FLAT run", a.run.display());
+        };
+        let kept = words.truncated(n);
+        lattice.n_words = kept.len();
+        model.words = Some(emb.keep_words(kept.len()));
+        bundle_meta.vocabs.words = Some(kept);
+    }
+    Ok((bundle_meta, model))
+}
+
+/// The viewer's data: a sample of test tokens with their tags and Semantic Classes
+/// (`embeddings.json`), and their encoder outputs under each view's weights (`emb-*.f16`: the
+/// baseline run's, stage 1's, and the final model's).
+fn write_views(a: &ExportArgs, meta: &ModelMeta, test: &[Sentence], device: &Device) -> Result<()> {
+    let sentences = sample(test, meta.max_len, a.sample_tokens);
     let mut views: Vec<(String, PathBuf, PathBuf)> = Vec::new();
     if let Some(b) = a.baseline {
         views.push(("baseline".into(), b.to_path_buf(), b.join("model.bpk")));
@@ -210,27 +222,15 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
             a.run.join("stage1.bpk"),
         ));
     }
-    views.push(("stage2".into(), a.run.to_path_buf(), weights.clone()));
+    views.push((
+        "stage2".into(),
+        a.run.to_path_buf(),
+        a.run.join("model.bpk"),
+    ));
     let mut index = EmbeddingIndex {
         dim: meta.model.d_model,
         sentences: sentences.iter().map(|s| s.chars.iter().collect()).collect(),
-        tokens: sentences
-            .iter()
-            .enumerate()
-            .flat_map(|(k, s)| {
-                s.chars
-                    .iter()
-                    .zip(&s.tags)
-                    .enumerate()
-                    .map(move |(i, (c, t))| TokenInfo {
-                        sentence: k,
-                        position: i,
-                        char: c.to_string(),
-                        tag: t.clone(),
-                        class: semantic_class(t).unwrap_or("Non-Entity").to_string(),
-                    })
-            })
-            .collect(),
+        tokens: token_infos(&sentences),
         views: Vec::new(),
     };
     for (name, run, file) in views {
@@ -262,6 +262,27 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
             .collect::<Vec<_>>()
     );
     Ok(())
+}
+
+/// Each sample token's sentence, position, character, tag and Semantic Class.
+fn token_infos(sentences: &[Sentence]) -> Vec<TokenInfo> {
+    sentences
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| {
+            s.chars
+                .iter()
+                .zip(&s.tags)
+                .enumerate()
+                .map(move |(i, (c, t))| TokenInfo {
+                    sentence: k,
+                    position: i,
+                    char: c.to_string(),
+                    tag: t.clone(),
+                    class: semantic_class(t).unwrap_or("Non-Entity").to_string(),
+                })
+        })
+        .collect()
 }
 
 /// `nerco embed`: token embeddings of a CoNLL file as JSON Lines `{"char","tag","class","vector"}`.

@@ -2,34 +2,16 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::load_model;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
-use model_core::pipeline::{ModelMeta, Pipeline};
+use model_core::pipeline::Pipeline;
 use std::io::{Read, Write};
 use std::path::Path;
 
+/// The finished run in `run` (`meta.json` + `model.bpk`), ready to tag.
 pub fn load_pipeline(run: &Path, device: &Device) -> Result<Pipeline> {
-    let meta_path = run.join("meta.json");
-    let text = std::fs::read_to_string(&meta_path).with_context(|| {
-        format!(
-            "cannot read {} (is {} a run directory?)",
-            meta_path.display(),
-            run.display()
-        )
-    })?;
-    let meta = ModelMeta::from_json(&text).with_context(|| meta_path.display().to_string())?;
-    let weights = run.join("model.bpk");
-    if !weights.exists() {
-        bail!(
-            "{} has no model.bpk: the run has not finished (continue it with `nerco train --resume --out {}`)",
-            run.display(),
-            run.display()
-        );
-    }
-    let model = load_model(&meta, &weights, device)?;
-    Ok(Pipeline::new(meta, &model, device))
+    Ok(Pipeline::load(run, device)?)
 }
 
 pub struct EvalArgs<'a> {
@@ -182,7 +164,7 @@ mod fuzz {
     use super::*;
     use model_core::data::Scheme;
     use model_core::model::TaggerConfig;
-    use model_core::pipeline::FORMAT_VERSION;
+    use model_core::pipeline::{FORMAT_VERSION, ModelMeta};
     use model_core::tags::TagSet;
     use model_core::vocab::Vocabs;
     use proptest::prelude::*;

@@ -4,7 +4,7 @@
 //! asynchronously.
 //!
 //! - [`plan`]: text → lines → pieces of at most `max_len` → length buckets (host, no tensors);
-//! - [`forward`]: one planned batch through the tagger (device, tensors out);
+//! - [`forward`](mod@forward): one planned batch through the tagger (device, tensors out);
 //! - [`run`]: the loop over a plan's batches, fed with the values read back;
 //! - [`assemble`]: per-piece emissions → tags, marginals, entities, the page's [`Analysis`];
 //! - `load` (native): a run directory or bundle from disk.

@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::data_prep::Splits;
 use crate::progress;
 use crate::run_dir::{RunDir, write_json};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use model_core::batch::Example;
@@ -190,12 +190,7 @@ impl Trainer<'_> {
             let value = loss.value();
             if !value.is_finite() {
                 bar.abandon();
-                bail!(
-                    "{} epoch {}: the loss became {value}; stopped. The last good checkpoint is in {} (lower the learning rate, then --resume)",
-                    phase.name(),
-                    epoch + 1,
-                    self.run.path("checkpoint").display()
-                );
+                return Err(self.diverged(phase, value));
             }
             st.loss_sum += value;
             st.loss_n += 1;
@@ -216,6 +211,16 @@ impl Trainer<'_> {
         bar.finish_and_clear();
         st.seconds = t0.elapsed().as_secs_f64();
         Ok((model, st))
+    }
+
+    /// The error of a loss that stopped being finite, pointing at the last good checkpoint.
+    fn diverged(&self, phase: Phase, value: f64) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} epoch {}: the loss became {value}; stopped. The last good checkpoint is in {} (lower the learning rate, then --resume)",
+            phase.name(),
+            self.state.epoch + 1,
+            self.run.path("checkpoint").display()
+        )
     }
 
     /// Stage 1: mean dev InfoNCE; otherwise dev F1.
