@@ -1,6 +1,5 @@
-//! The model's hyperparameters, defined once: the `[model]` table of a run config, stored in every
-//! run's and bundle's `meta.json`, and checked by one [`ModelConfig::validate`] that every loader
-//! calls.
+//! The model's hyperparameters: the `[model]` table of a run config, checked by one
+//! [`ModelConfig::validate`], and turned into the tagger's config by [`ModelConfig::tagger`].
 
 use crate::model::TaggerConfig;
 use serde::{Deserialize, Serialize};
