@@ -4,7 +4,7 @@
 //! The linear + CRF head (NerCo's stage 2) is the only one today. A second head (Binder's
 //! span/type bi-encoder) is a new file here implementing [`OutputHead`], a
 //! [`crate::config::HeadKind`] variant, an optional field of the [`Tagger`] and an arm of
-//! [`Tagger::head`]; the training step ([`crate::train`]) and inference call the trait, not the
+//! [`Tagger::head`]; the training step (`crate::train`, feature `train`) and inference call the trait, not the
 //! CRF.
 
 use super::crf::{Crf, CrfConstraints};

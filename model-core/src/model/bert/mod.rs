@@ -3,7 +3,7 @@
 //! `model.safetensors` bytes with or without the `bert.` prefix of `BertFor*` checkpoints
 //! ([`weights`]), and [`Bert::to_safetensors`] writes the same layout back, so `nerco pretrain`
 //! output loads here and in `transformers` alike. Every Hugging Face tensor name is written once,
-//! in [`names`], which both directions go through.
+//! in `names.rs`, which both directions go through.
 //!
 //! Layout: word + position + token-type embeddings → LayerNorm → post-LN layers (self-attention,
 //! residual, LayerNorm; GELU feed-forward, residual, LayerNorm). Token types are all 0 (single
