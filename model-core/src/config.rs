@@ -139,6 +139,32 @@ impl ModelConfig {
             .with_scaled_attention(self.scaled_attention)
     }
 
+    /// The hyperparameters a tagger's config was made with ([`ModelConfig::tagger`]'s inverse;
+    /// the input-building knobs a `meta.json` does not keep take their defaults), so a loaded
+    /// model is checked by the same [`ModelConfig::validate`] as a run config.
+    pub fn of_tagger(t: &TaggerConfig) -> Self {
+        let mut c = Self {
+            char_dim: t.char_dim,
+            bigram_dim: t.bigram_dim,
+            d_model: t.d_model,
+            n_heads: t.n_heads,
+            n_layers: t.n_layers,
+            ff_mult: t.ff_mult,
+            dropout_embed: t.dropout_embed,
+            dropout_ff: t.dropout_ff,
+            dropout_residual: t.dropout_residual,
+            dropout_attn: t.dropout_attn,
+            dropout_out: t.dropout_out,
+            scaled_attention: t.scaled_attention,
+            ..Self::default()
+        };
+        if let Some(l) = &t.lattice {
+            (c.encoder, c.word_dim, c.dropout_word) =
+                (EncoderKind::Flat, l.word_dim, l.dropout_word);
+        }
+        c
+    }
+
     /// Every value in range; errors name the `[model]` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (field, v) in [
@@ -227,6 +253,17 @@ mod tests {
         };
         assert!(flat(|_| {}).is_ok());
         assert!(flat(|c| c.word_dim = 0).is_err());
+    }
+
+    #[test]
+    fn a_tagger_config_gives_back_the_hyperparameters_it_was_made_with() {
+        let c = ModelConfig {
+            d_model: 64,
+            n_heads: 4,
+            dropout_ff: 0.2,
+            ..Default::default()
+        };
+        assert_eq!(ModelConfig::of_tagger(&c.tagger(10, 20, 5)), c);
     }
 
     #[test]

@@ -48,6 +48,9 @@ impl ModelMeta {
     /// The config, vocabularies and tag set fit each other.
     pub fn check(&self) -> Result<(), MetaError> {
         let bad = |m: String| Err(MetaError::Inconsistent(m));
+        if let Err(e) = crate::config::ModelConfig::of_tagger(&self.model).validate() {
+            return bad(e.to_string());
+        }
         if self.model.char_encoder.is_some() != self.vocabs.bert.is_some() {
             return bad(
                 "a pretrained character encoder needs both its config and its vocabulary".into(),
@@ -121,5 +124,36 @@ mod tests {
         meta.model.n_tags += 1;
         let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
         assert!(err.to_string().contains("tag count"), "{err}");
+    }
+
+    #[test]
+    fn a_meta_json_with_hyperparameters_out_of_range_is_refused_not_a_panic() {
+        // The same check as a run config's `[model]`: the model would fail to build otherwise.
+        let mut meta = meta();
+        meta.model.n_heads = 7;
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model.d_model (160) must be a positive multiple of model.n_heads (7)"),
+            "{err}"
+        );
+        let mut meta = self::meta();
+        meta.model.dropout_embed = 1.5;
+        let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("model.dropout_embed"), "{err}");
+    }
+
+    #[test]
+    fn every_committed_web_bundle_still_passes_the_checks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path().join("meta.json");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                ModelMeta::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no bundle in {}", dir.display());
     }
 }
