@@ -33,14 +33,9 @@ impl Pipeline {
     /// synchronously: on WebGPU build it with [`Pipeline::from_parts`].
     pub fn new(meta: ModelMeta, tagger: &Tagger, device: &Device) -> Self {
         let tagger = tagger.valid();
-        let (transitions, start, end) = crate::infer::crf_tensors(&tagger, &meta.tags, device);
-        use crate::host::tensor_values as v;
-        let crf = CrfScores {
-            n_tags: meta.tags.len(),
-            transitions: v(transitions),
-            start: v(start),
-            end: v(end),
-        };
+        let crf = tagger
+            .crf
+            .host_scores(&crate::model::CrfConstraints::new(&meta.tags, device));
         Self::from_parts(meta, tagger, crf, device)
     }
 
@@ -67,10 +62,27 @@ impl Pipeline {
         Ok(Self::new(meta, &tagger, device))
     }
 
+    /// The driving loop over `plan` for this model; the caller reads each batch back its own way
+    /// ([`Pipeline::run`] synchronously, the web engine by awaiting).
+    pub fn start_run<'p>(&self, plan: &'p Plan, with_reps: bool) -> Run<'p> {
+        Run::new(
+            plan,
+            self.meta.tags.len(),
+            self.meta.model.d_model,
+            with_reps,
+        )
+    }
+
+    /// The [`Analysis`] of a one-text plan ([`Pipeline::text_plan`] of one text) from its outputs.
+    pub fn analysis(&self, plan: &TextPlan, out: &Outputs) -> Analysis {
+        let mut all = analyses(plan, out, &self.crf, &self.meta.tags);
+        debug_assert_eq!(all.len(), 1, "a one-text plan");
+        all.swap_remove(0)
+    }
+
     /// Run `plan` through the model, reading every batch back synchronously.
     pub fn run(&self, plan: &Plan, with_reps: bool) -> Result<Outputs> {
-        let (n, d) = (self.meta.tags.len(), self.meta.model.d_model);
-        let mut run = Run::new(plan, n, d, with_reps);
+        let mut run = self.start_run(plan, with_reps);
         while let Some(batch) = run.next_batch(&self.device) {
             let out = forward(&self.tagger, &batch, with_reps);
             let emissions = try_tensor_values(out.emissions)?;
@@ -97,8 +109,7 @@ impl Pipeline {
     pub fn analyse(&self, text: &str, with_embeddings: bool) -> Result<Analysis> {
         let plan = self.text_plan(&[text]);
         let out = self.run(&plan.plan, with_embeddings)?;
-        let mut all = analyses(&plan, &out, &self.crf, &self.meta.tags);
-        Ok(all.pop().expect("one analysis per planned text"))
+        Ok(self.analysis(&plan, &out))
     }
 
     /// The plan of `texts` for this model, line by line.

@@ -90,7 +90,8 @@ impl RunConfig {
         Ok(())
     }
 
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("config serialises")
+    /// The resolved config as TOML (fails on a path that is not UTF-8).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).context("cannot write the config as TOML")
     }
 }

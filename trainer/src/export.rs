@@ -12,7 +12,6 @@
 
 use crate::config::RunConfig;
 use crate::run_dir::{write_atomic, write_json};
-use crate::train::load_model;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
@@ -20,6 +19,7 @@ use model_core::batch::Example;
 use model_core::data::{Sentence, read_conll, semantic_class};
 use model_core::host::tensor_values;
 use model_core::infer::forward::encode_buckets;
+use model_core::infer::load::{load_tagger as load_model, read_meta};
 use model_core::model::Tagger;
 use model_core::pipeline::{ModelMeta, Pipeline, split_long};
 use serde::Serialize;
@@ -49,11 +49,6 @@ pub struct EmbeddingIndex {
     pub sentences: Vec<String>,
     pub tokens: Vec<TokenInfo>,
     pub views: Vec<ViewInfo>,
-}
-
-/// A run's checked `meta.json` (errors name the file).
-fn read_meta(run: &Path) -> Result<ModelMeta> {
-    Ok(model_core::infer::load::read_meta(run)?)
 }
 
 /// A deterministic sample: the first sentences of `data` (pieces ≤ max_len) until `max_tokens`.

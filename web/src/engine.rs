@@ -9,8 +9,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use model_core::decode::CrfScores;
 use model_core::host::tensor_values_async as read;
-use model_core::infer::assemble::analyses;
-use model_core::infer::{Run, crf_tensors, forward};
+use model_core::infer::{crf_tensors, forward};
 use model_core::pipeline::Pipeline;
 use model_core::{ModelMeta, Result};
 
@@ -48,12 +47,7 @@ impl Engine {
     pub async fn analyse(&self, text: &str, with_embeddings: bool) -> Result<Analysis> {
         let p = &self.0;
         let plan = p.text_plan(&[text]);
-        let mut run = Run::new(
-            &plan.plan,
-            p.meta.tags.len(),
-            p.meta.model.d_model,
-            with_embeddings,
-        );
+        let mut run = p.start_run(&plan.plan, with_embeddings);
         while let Some(batch) = run.next_batch(&p.device) {
             let out = forward(&p.tagger, &batch, with_embeddings);
             let emissions = read(out.emissions).await?;
@@ -63,8 +57,7 @@ impl Engine {
             };
             run.accept(emissions, reps);
         }
-        let mut all = analyses(&plan, &run.finish(), &p.crf, &p.meta.tags);
-        Ok(all.pop().expect("one analysis per planned text"))
+        Ok(p.analysis(&plan, &run.finish()))
     }
 }
 

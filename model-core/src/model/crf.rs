@@ -181,13 +181,7 @@ impl Crf {
         let [b, l, n] = emissions.dims();
         let device = emissions.device();
         let em = crate::host::tensor_values(emissions.clone());
-        let (transitions, start, end) = self.export(c);
-        let host = crate::decode::CrfScores {
-            n_tags: n,
-            transitions,
-            start,
-            end,
-        };
+        let host = self.host_scores(c);
         let mut d_em = vec![0f32; b * l * n];
         let (mut d_tr, mut d_st, mut d_en) = (vec![0f64; n * n], vec![0f64; n], vec![0f64; n]);
         let mut nll = 0.0;
@@ -213,11 +207,17 @@ impl Crf {
         (surrogate, nll)
     }
 
-    /// Host copies of the effective scores for decoding: `(transitions [from*T+to], start, end)`.
-    pub fn export(&self, c: &CrfConstraints) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// Host copies of the effective scores (constraints added), for decoding; read back
+    /// synchronously (on WebGPU, read [`Crf::effective`] asynchronously instead).
+    pub fn host_scores(&self, c: &CrfConstraints) -> crate::decode::CrfScores {
         let (t, s, e) = self.effective(c);
         use crate::host::tensor_values as v;
-        (v(t), v(s), v(e))
+        crate::decode::CrfScores {
+            n_tags: s.dims()[0],
+            transitions: v(t),
+            start: v(s),
+            end: v(e),
+        }
     }
 }
 
@@ -225,7 +225,6 @@ impl Crf {
 mod tests {
     use super::*;
     use crate::data::Scheme;
-    use crate::decode::CrfScores;
     use burn::tensor::Distribution;
 
     #[test]
@@ -244,13 +243,7 @@ mod tests {
             end: Param::from_tensor(Tensor::random([n], Distribution::Normal(0.0, 1.0), &device)),
         };
         let c = CrfConstraints::new(&tags, &device);
-        let (t, s, e) = crf.export(&c);
-        let host = CrfScores {
-            n_tags: n,
-            transitions: t,
-            start: s,
-            end: e,
-        };
+        let host = crf.host_scores(&c);
         let lengths = [4usize, 1, 3];
         let l = 4;
         let em = Tensor::<3>::random([3, l, n], Distribution::Normal(0.0, 2.0), &device);

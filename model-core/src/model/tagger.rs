@@ -12,7 +12,7 @@
 
 use super::attention::RelativePositions;
 use super::bert::{Bert, BertConfig};
-use super::crf::{Crf, CrfConfig, CrfConstraints};
+use super::crf::{Crf, CrfConfig};
 use super::embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
@@ -143,16 +143,6 @@ impl Tagger {
     /// Tag scores `[batch, len, tags]` from representations (the head's scores).
     pub fn emissions(&self, reps: Tensor<3>) -> Tensor<3> {
         self.head().scores(reps)
-    }
-
-    /// The head's training loss: a scalar with the loss's gradient, and the loss's value.
-    pub fn nll_fast(
-        &self,
-        reps: Tensor<3>,
-        batch: &Batch,
-        constraints: &CrfConstraints,
-    ) -> (Tensor<1>, f64) {
-        self.head().loss(reps, batch, constraints)
     }
 }
 

@@ -36,13 +36,7 @@ fn random_crf(ad: &Device) -> (Crf, CrfConstraints, CrfScores) {
         start: Param::from_tensor(Tensor::random([n], normal, ad)),
         end: Param::from_tensor(Tensor::random([n], normal, ad)),
     };
-    let (t, s, e) = crf.export(&c);
-    let host = CrfScores {
-        n_tags: n,
-        transitions: t,
-        start: s,
-        end: e,
-    };
+    let host = crf.host_scores(&c);
     (crf, c, host)
 }
 

@@ -165,7 +165,7 @@ struct Step<'a> {
 
 impl Step<'_> {
     fn run(&mut self, model: Tagger, batch: &Batch) -> Tagger {
-        let frozen = Frozen::new(&model, false, false);
+        let frozen = Frozen::new(&model, false, true); // nothing frozen
         let Some(loss) = phase_loss(&model, batch, &frozen, &self.setup) else {
             return model;
         };

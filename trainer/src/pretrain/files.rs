@@ -81,7 +81,7 @@ fn save_model(out: &Path, cfg: &BertConfig, vocab: &BertVocab, model: &BertMlm) 
     write_atomic(&out.join("vocab.txt"), text.as_bytes())?;
     write_atomic(
         &out.join("model.safetensors"),
-        &model.valid().to_safetensors(),
+        &model.valid().to_safetensors()?,
     )
 }
 

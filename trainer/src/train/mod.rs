@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 use model_core::batch::Example;
+pub use model_core::infer::load::load_tagger as load_model;
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
 use model_core::train::make_optimizer;
@@ -38,11 +39,6 @@ fn save_model(model: &Tagger, path: &Path) -> Result<()> {
     write_atomic(path, &model_core::weights::to_bytes(model, false)?)
 }
 
-/// The tagger of `meta` with the weights of `path` (errors name the file).
-pub fn load_model(meta: &ModelMeta, path: &Path, device: &Device) -> Result<Tagger> {
-    Ok(model_core::infer::load::load_tagger(meta, path, device)?)
-}
-
 /// What a run starts from: its config, metadata (when resuming) and progress.
 struct Start {
     cfg: RunConfig,
@@ -56,11 +52,7 @@ fn start(args: &TrainArgs) -> Result<Start> {
     let state_path = args.out.join("checkpoint").join("state.json");
     if args.resume && state_path.exists() {
         let cfg = RunConfig::load(&args.out.join("config.toml"))?;
-        let meta = ModelMeta::from_json(
-            &std::fs::read_to_string(args.out.join("meta.json"))
-                .context("cannot read meta.json of the run")?,
-        )
-        .with_context(|| format!("{}", args.out.join("meta.json").display()))?;
+        let meta = model_core::infer::load::read_meta(&args.out)?;
         let state: TrainState = read_json(&state_path)?;
         state.check(&state_path)?;
         return Ok(Start {
@@ -176,7 +168,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
     let mut run = RunDir::open(&args.out)?;
     let (splits, meta) = data_prep::load(&s.cfg, s.meta.as_ref())?;
     if !s.resuming {
-        write_atomic(&run.path("config.toml"), s.cfg.to_toml().as_bytes())?;
+        write_atomic(&run.path("config.toml"), s.cfg.to_toml()?.as_bytes())?;
         write_json(&run.path("meta.json"), &meta)?;
     }
     if s.resuming && (s.state.recipe != args.recipe || s.state.seed != args.seed) {

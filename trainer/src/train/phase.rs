@@ -131,7 +131,7 @@ impl Trainer<'_> {
                 break;
             }
         }
-        load_model(self.meta, &best_path, &self.ad)
+        Ok(load_model(self.meta, &best_path, &self.ad)?)
     }
 
     /// One pass over the epoch's batches.
