@@ -181,11 +181,9 @@ fn bad_configs_and_run_directories_are_refused() {
 
     let other_version = copy("version");
     let meta = std::fs::read_to_string(other_version.join("meta.json")).unwrap();
-    std::fs::write(
-        other_version.join("meta.json"),
-        meta.replacen("\"format_version\": 1", "\"format_version\": 7", 1),
-    )
-    .unwrap();
+    let mut meta: Value = serde_json::from_str(&meta).unwrap();
+    meta["format_version"] = 7.into();
+    std::fs::write(other_version.join("meta.json"), meta.to_string()).unwrap();
     let o = predict(&other_version);
     assert!(
         !o.status.success() && stderr(&o).contains("format version"),
@@ -198,8 +196,8 @@ fn bad_configs_and_run_directories_are_refused() {
         serde_json::from_str(&std::fs::read_to_string(other_model.join("meta.json")).unwrap())
             .unwrap();
     let mut meta = meta;
-    meta["model"]["d_model"] = Value::from(32);
-    meta["model"]["n_heads"] = Value::from(4);
+    meta["model"]["hyper"]["d_model"] = Value::from(32);
+    meta["model"]["hyper"]["n_heads"] = Value::from(4);
     std::fs::write(other_model.join("meta.json"), meta.to_string()).unwrap();
     let o = predict(&other_model);
     assert!(

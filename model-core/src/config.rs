@@ -1,5 +1,6 @@
 //! The model's hyperparameters: the `[model]` table of a run config, checked by one
-//! [`ModelConfig::validate`], and turned into the tagger's config by [`ModelConfig::tagger`].
+//! [`ModelConfig::validate`], and nested as they are in the tagger's config (and so in
+//! `meta.json`) by [`ModelConfig::tagger`].
 
 use crate::model::TaggerConfig;
 use serde::{Deserialize, Serialize};
@@ -122,47 +123,16 @@ impl ModelConfig {
     }
 
     /// The tagger's config for a model of these hyperparameters over vocabularies and a tag set
-    /// of the given sizes (the caller adds a pretrained encoder and a lattice).
+    /// of the given sizes (the caller adds a pretrained encoder and a lattice). The paths the
+    /// run read its inputs from (`char_encoder`, `lexicon`) are not part of the model: a
+    /// `meta.json` carries what they gave (the encoder's shape, the word vocabulary), not where
+    /// they were on the training machine.
     pub fn tagger(&self, n_chars: usize, n_bigrams: usize, n_tags: usize) -> TaggerConfig {
-        TaggerConfig::new(n_chars, n_bigrams, n_tags)
-            .with_char_dim(self.char_dim)
-            .with_bigram_dim(self.bigram_dim)
-            .with_d_model(self.d_model)
-            .with_n_heads(self.n_heads)
-            .with_n_layers(self.n_layers)
-            .with_ff_mult(self.ff_mult)
-            .with_dropout_embed(self.dropout_embed)
-            .with_dropout_ff(self.dropout_ff)
-            .with_dropout_residual(self.dropout_residual)
-            .with_dropout_attn(self.dropout_attn)
-            .with_dropout_out(self.dropout_out)
-            .with_scaled_attention(self.scaled_attention)
-    }
-
-    /// The hyperparameters a tagger's config was made with ([`ModelConfig::tagger`]'s inverse;
-    /// the input-building knobs a `meta.json` does not keep take their defaults), so a loaded
-    /// model is checked by the same [`ModelConfig::validate`] as a run config.
-    pub fn of_tagger(t: &TaggerConfig) -> Self {
-        let mut c = Self {
-            char_dim: t.char_dim,
-            bigram_dim: t.bigram_dim,
-            d_model: t.d_model,
-            n_heads: t.n_heads,
-            n_layers: t.n_layers,
-            ff_mult: t.ff_mult,
-            dropout_embed: t.dropout_embed,
-            dropout_ff: t.dropout_ff,
-            dropout_residual: t.dropout_residual,
-            dropout_attn: t.dropout_attn,
-            dropout_out: t.dropout_out,
-            scaled_attention: t.scaled_attention,
-            ..Self::default()
-        };
-        if let Some(l) = &t.lattice {
-            (c.encoder, c.word_dim, c.dropout_word) =
-                (EncoderKind::Flat, l.word_dim, l.dropout_word);
-        }
-        c
+        TaggerConfig::new(n_chars, n_bigrams, n_tags).with_hyper(Self {
+            char_encoder: None,
+            lexicon: None,
+            ..self.clone()
+        })
     }
 
     /// Every value in range; errors name the `[model]` key.
@@ -256,14 +226,23 @@ mod tests {
     }
 
     #[test]
-    fn a_tagger_config_gives_back_the_hyperparameters_it_was_made_with() {
+    fn a_tagger_config_nests_the_hyperparameters_without_the_input_paths() {
         let c = ModelConfig {
             d_model: 64,
             n_heads: 4,
             dropout_ff: 0.2,
+            char_encoder: Some("/home/me/bert".into()),
             ..Default::default()
         };
-        assert_eq!(ModelConfig::of_tagger(&c.tagger(10, 20, 5)), c);
+        let t = c.tagger(10, 20, 5);
+        assert_eq!((t.n_chars, t.n_bigrams, t.n_tags), (10, 20, 5));
+        assert_eq!(
+            t.hyper,
+            ModelConfig {
+                char_encoder: None,
+                ..c
+            }
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Pipeline {
         Run::new(
             plan,
             self.meta.tags.len(),
-            self.meta.model.d_model,
+            self.meta.model.hyper.d_model,
             with_reps,
         )
     }
@@ -168,6 +168,7 @@ impl Pipeline {
 #[cfg(test)]
 mod roundtrip_tests {
     use super::*;
+    use crate::config::ModelConfig;
     use crate::data::Scheme;
     use crate::model::TaggerConfig;
     use crate::tags::TagSet;
@@ -185,10 +186,13 @@ mod roundtrip_tests {
         let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_d_model(16)
-            .with_n_heads(2)
-            .with_char_dim(8)
-            .with_bigram_dim(8);
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                ..Default::default()
+            });
         let meta = ModelMeta {
             format_version: FORMAT_VERSION,
             model: model.clone(),
@@ -212,6 +216,8 @@ mod roundtrip_tests {
 #[cfg(test)]
 mod flat_tests {
     use super::*;
+    use crate::config::EncoderKind;
+    use crate::config::ModelConfig;
     use crate::data::Scheme;
     use crate::lexicon::Lexicon;
     use crate::model::LatticeConfig;
@@ -247,11 +253,16 @@ mod flat_tests {
             let lexicon = Lexicon::build(&list, texts.iter().map(Vec::as_slice), 1, 3);
             let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
             let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-                .with_d_model(16)
-                .with_n_heads(2)
-                .with_char_dim(8)
-                .with_bigram_dim(8)
-                .with_lattice(Some(LatticeConfig::new(lexicon.len()).with_word_dim(4)));
+                .with_hyper(ModelConfig {
+                    d_model: 16,
+                    n_heads: 2,
+                    char_dim: 8,
+                    bigram_dim: 8,
+                    encoder: EncoderKind::Flat,
+                    word_dim: 4,
+                    ..Default::default()
+                })
+                .with_lattice(Some(LatticeConfig::new(lexicon.len())));
             vocabs.words = Some(lexicon);
             let meta = ModelMeta {
                 format_version: FORMAT_VERSION,
@@ -299,6 +310,7 @@ mod flat_tests {
 #[cfg(test)]
 pub(crate) mod api_tests {
     use super::*;
+    use crate::config::ModelConfig;
     use crate::data::Scheme;
     use crate::model::TaggerConfig;
     use crate::tags::TagSet;
@@ -315,10 +327,13 @@ pub(crate) mod api_tests {
         let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_d_model(16)
-            .with_n_heads(2)
-            .with_char_dim(8)
-            .with_bigram_dim(8);
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                ..Default::default()
+            });
         let tagger = model.init(device);
         let meta = ModelMeta {
             format_version: FORMAT_VERSION,
@@ -375,7 +390,7 @@ pub(crate) mod api_tests {
         assert_eq!(a.pieces, 4);
         assert_eq!(
             a.embeddings.len(),
-            a.embedded_chars.len() * p.meta.model.d_model
+            a.embedded_chars.len() * p.meta.model.hyper.d_model
         );
         assert_eq!(a.embedded_chars.len(), a.tags.iter().flatten().count());
         let json: serde_json::Value = serde_json::to_value(&a).unwrap();

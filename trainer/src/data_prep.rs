@@ -163,11 +163,7 @@ fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Resul
     }
     if cfg.model.encoder == EncoderKind::Flat {
         let lexicon = lexicon(cfg, train_pieces)?;
-        model = model.with_lattice(Some(
-            LatticeConfig::new(lexicon.len())
-                .with_word_dim(cfg.model.word_dim)
-                .with_dropout_word(cfg.model.dropout_word),
-        ));
+        model = model.with_lattice(Some(LatticeConfig::new(lexicon.len())));
         vocabs.words = Some(lexicon);
     }
     Ok(ModelMeta {

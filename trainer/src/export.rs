@@ -85,7 +85,7 @@ pub fn embed(
         .iter()
         .map(|s| Example::unlabelled(&s.chars, &meta.vocabs))
         .collect();
-    let d = meta.model.d_model;
+    let d = meta.model.hyper.d_model;
     let mut rows: Vec<Vec<f32>> = vec![Vec::new(); examples.len()];
     for bucket in encode_buckets(&model, &examples, 32, device) {
         let values = tensor_values(bucket.reps.clone());
@@ -223,7 +223,7 @@ fn write_views(a: &ExportArgs, meta: &ModelMeta, test: &[Sentence], device: &Dev
         a.run.join("model.bpk"),
     ));
     let mut index = EmbeddingIndex {
-        dim: meta.model.d_model,
+        dim: meta.model.hyper.d_model,
         sentences: sentences.iter().map(|s| s.chars.iter().collect()).collect(),
         tokens: token_infos(&sentences),
         views: Vec::new(),
@@ -292,7 +292,7 @@ pub fn embed_cmd(
     let model = load_model(&meta, &run.join(model_file), device)?;
     let sentences = sample(&read_conll(data)?, meta.max_len, max_tokens);
     let v = embed(&model, &meta, &sentences, device);
-    let d = meta.model.d_model;
+    let d = meta.model.hyper.d_model;
     let mut k = 0;
     for s in &sentences {
         for (c, t) in s.chars.iter().zip(&s.tags) {

@@ -162,6 +162,7 @@ pub fn predict(
 #[cfg(test)]
 mod fuzz {
     use super::*;
+    use model_core::config::ModelConfig;
     use model_core::data::Scheme;
     use model_core::model::TaggerConfig;
     use model_core::pipeline::{FORMAT_VERSION, ModelMeta};
@@ -184,10 +185,13 @@ mod fuzz {
             let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
             let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
             let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-                .with_d_model(16)
-                .with_n_heads(2)
-                .with_char_dim(8)
-                .with_bigram_dim(8);
+                .with_hyper(ModelConfig {
+                    d_model: 16,
+                    n_heads: 2,
+                    char_dim: 8,
+                    bigram_dim: 8,
+                    ..Default::default()
+                });
             let tagger = model.init(&device);
             let meta = ModelMeta {
                 format_version: FORMAT_VERSION,

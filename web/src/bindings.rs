@@ -136,7 +136,7 @@ impl NerModel {
             "types": m.tags.types,
             "tags": m.tags.tags,
             "max_len": m.max_len,
-            "d_model": m.model.d_model,
+            "d_model": m.model.hyper.d_model,
             "encoder": if m.model.lattice.is_some() { "flat" } else { "plain" },
             "lexicon_words": m.vocabs.words.as_ref().map_or(0, |w| w.len() - 2),
         })

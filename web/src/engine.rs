@@ -64,6 +64,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model_core::config::{EncoderKind, ModelConfig};
     use model_core::data::Scheme;
     use model_core::lexicon::Lexicon;
     use model_core::model::{LatticeConfig, TaggerConfig};
@@ -100,16 +101,21 @@ mod tests {
         let mut vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let mut cfg = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_d_model(16)
-            .with_n_heads(2)
-            .with_char_dim(8)
-            .with_bigram_dim(8);
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                ..Default::default()
+            });
         if flat {
             let list: Vec<String> = ["北京", "北京大学", "大学", "读书", "上海"]
                 .map(String::from)
                 .to_vec();
             let lexicon = Lexicon::build(&list, texts.iter().map(Vec::as_slice), 1, 0);
-            cfg = cfg.with_lattice(Some(LatticeConfig::new(lexicon.len()).with_word_dim(4)));
+            cfg.hyper.encoder = EncoderKind::Flat;
+            cfg.hyper.word_dim = 4;
+            cfg = cfg.with_lattice(Some(LatticeConfig::new(lexicon.len())));
             vocabs.words = Some(lexicon);
         }
         let meta = ModelMeta {
@@ -169,7 +175,7 @@ mod tests {
         }
         assert_eq!(
             a.embeddings.len(),
-            a.embedded_chars.len() * engine.meta.model.d_model
+            a.embedded_chars.len() * engine.meta.model.hyper.d_model
         );
         assert_eq!(a.embedded_chars.len(), a.tags.iter().flatten().count());
     }

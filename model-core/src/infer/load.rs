@@ -102,8 +102,8 @@ mod tests {
             "{err}"
         );
         let mut other = meta.clone();
-        other.model.d_model = 32;
-        other.model.n_heads = 4;
+        other.model.hyper.d_model = 32;
+        other.model.hyper.n_heads = 4;
         let bytes = crate::weights::to_bytes(&other.model.init(&device), false).unwrap();
         std::fs::write(dir.join("model.bpk"), bytes).unwrap();
         let err = Pipeline::load(&dir, &device).err().unwrap().to_string();

@@ -19,54 +19,32 @@ use super::embedding::{
 use super::encoder::{Encoder, EncoderConfig};
 use super::head::OutputHead;
 use crate::batch::Batch;
+use crate::config::{ConfigError, EncoderKind, ModelConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
+/// What a tagger is built from: the sizes its vocabularies and tag set give it, and the
+/// hyperparameters of the run config's `[model]` table, nested as they are (one struct, one
+/// [`ModelConfig::validate`]). This is the `model` object of a `meta.json`.
 #[derive(Config, Debug)]
 pub struct TaggerConfig {
     pub n_chars: usize,
     pub n_bigrams: usize,
     pub n_tags: usize,
-    #[config(default = 100)]
-    pub char_dim: usize,
-    #[config(default = 100)]
-    pub bigram_dim: usize,
-    #[config(default = 160)]
-    pub d_model: usize,
-    #[config(default = 8)]
-    pub n_heads: usize,
-    #[config(default = 1)]
-    pub n_layers: usize,
-    #[config(default = 3)]
-    pub ff_mult: usize,
-    #[config(default = 0.5)]
-    pub dropout_embed: f64,
-    #[config(default = 0.15)]
-    pub dropout_ff: f64,
-    #[config(default = 0.15)]
-    pub dropout_residual: f64,
-    #[config(default = 0.0)]
-    pub dropout_attn: f64,
-    #[config(default = 0.3)]
-    pub dropout_out: f64,
-    #[config(default = false)]
-    pub scaled_attention: bool,
+    #[config(default = "ModelConfig::default()")]
+    pub hyper: ModelConfig,
     /// The pretrained character encoder's shape; its weights live in the tagger's record.
     pub char_encoder: Option<BertConfig>,
     /// The FLAT lattice's words; `None` for a character-only encoder.
     pub lattice: Option<LatticeConfig>,
 }
 
-/// The word side of a FLAT lattice.
+/// The word side of a FLAT lattice (its widths are [`ModelConfig::word_dim`] and
+/// [`ModelConfig::dropout_word`]).
 #[derive(Config, Debug)]
 pub struct LatticeConfig {
     /// Size of the word vocabulary ([`crate::lexicon::Lexicon::len`]).
     pub n_words: usize,
-    #[config(default = 100)]
-    pub word_dim: usize,
-    /// Dropout on the word embeddings ("lexicon words 0.5" in the reference).
-    #[config(default = 0.5)]
-    pub dropout_word: f64,
 }
 
 #[derive(Module, Debug)]
@@ -82,31 +60,49 @@ pub struct Tagger {
 }
 
 impl TaggerConfig {
+    /// The hyperparameters in range, and a lattice exactly when the encoder is FLAT.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.hyper.validate()?;
+        let flat = self.hyper.encoder == EncoderKind::Flat;
+        if flat != self.lattice.is_some() {
+            return Err(ConfigError {
+                field: "encoder",
+                message: format!(
+                    "is {:?} but the model {} a lattice",
+                    self.hyper.encoder,
+                    if flat { "has no" } else { "has" }
+                ),
+            });
+        }
+        Ok(())
+    }
+
     pub fn init(&self, device: &Device) -> Tagger {
+        let h = &self.hyper;
         Tagger {
             bert: self.char_encoder.as_ref().map(|c| c.init(device)),
-            embed: CharBigramEmbeddingConfig::new(self.n_chars, self.n_bigrams, self.d_model)
-                .with_char_dim(self.char_dim)
+            embed: CharBigramEmbeddingConfig::new(self.n_chars, self.n_bigrams, h.d_model)
+                .with_char_dim(h.char_dim)
                 .with_extra_dim(self.char_encoder.as_ref().map_or(0, |c| c.hidden_size))
-                .with_bigram_dim(self.bigram_dim)
-                .with_dropout(self.dropout_embed)
+                .with_bigram_dim(h.bigram_dim)
+                .with_dropout(h.dropout_embed)
                 .init(device),
             words: self.lattice.as_ref().map(|w| {
-                WordEmbeddingConfig::new(w.n_words, self.d_model)
-                    .with_word_dim(w.word_dim)
-                    .with_dropout(w.dropout_word)
+                WordEmbeddingConfig::new(w.n_words, h.d_model)
+                    .with_word_dim(h.word_dim)
+                    .with_dropout(h.dropout_word)
                     .init(device)
             }),
-            encoder: EncoderConfig::new(self.d_model, self.n_heads)
-                .with_n_layers(self.n_layers)
-                .with_ff_mult(self.ff_mult)
-                .with_dropout_ff(self.dropout_ff)
-                .with_dropout_residual(self.dropout_residual)
-                .with_dropout_attn(self.dropout_attn)
-                .with_scaled(self.scaled_attention)
+            encoder: EncoderConfig::new(h.d_model, h.n_heads)
+                .with_n_layers(h.n_layers)
+                .with_ff_mult(h.ff_mult)
+                .with_dropout_ff(h.dropout_ff)
+                .with_dropout_residual(h.dropout_residual)
+                .with_dropout_attn(h.dropout_attn)
+                .with_scaled(h.scaled_attention)
                 .init(device),
-            dropout_out: DropoutConfig::new(self.dropout_out).init(),
-            head: LinearConfig::new(self.d_model, self.n_tags).init(device),
+            dropout_out: DropoutConfig::new(h.dropout_out).init(),
+            head: LinearConfig::new(h.d_model, self.n_tags).init(device),
             crf: CrfConfig::new(self.n_tags).init(device),
         }
     }
@@ -187,20 +183,22 @@ mod tests {
         let n_words = lex.len();
         vocabs.words = Some(lex);
         let config = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), 5)
-            .with_d_model(16)
-            .with_n_heads(2)
-            .with_n_layers(2)
-            .with_char_dim(8)
-            .with_bigram_dim(8)
-            .with_dropout_embed(0.0)
-            .with_dropout_ff(0.0)
-            .with_dropout_residual(0.0)
-            .with_dropout_out(0.0)
-            .with_lattice(Some(
-                LatticeConfig::new(n_words)
-                    .with_word_dim(6)
-                    .with_dropout_word(0.0),
-            ));
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                n_layers: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                dropout_embed: 0.0,
+                dropout_ff: 0.0,
+                dropout_residual: 0.0,
+                dropout_out: 0.0,
+                encoder: EncoderKind::Flat,
+                word_dim: 6,
+                dropout_word: 0.0,
+                ..Default::default()
+            })
+            .with_lattice(Some(LatticeConfig::new(n_words)));
         let examples = texts
             .iter()
             .map(|t| Example::unlabelled(t, &vocabs))

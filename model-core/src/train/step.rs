@@ -181,6 +181,7 @@ pub fn train_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ModelConfig;
     use crate::data::{Scheme, Sentence};
     use crate::model::TaggerConfig;
     use crate::tags::TagSet;
@@ -206,10 +207,13 @@ mod tests {
         let vocabs = Vocabs::build(data.iter().map(|s| s.chars.as_slice()), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_d_model(16)
-            .with_n_heads(2)
-            .with_char_dim(8)
-            .with_bigram_dim(8)
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                ..Default::default()
+            })
             .init(&device);
         let examples: Vec<Example> = data
             .iter()

@@ -77,10 +77,10 @@ struct Floor {
 }
 
 fn compute_floor(meta: &ModelMeta, mean_len: f64, device: &Device) -> Floor {
-    let mm = &meta.model;
-    let (d, ff) = (mm.d_model, mm.d_model * mm.ff_mult);
+    let (mm, h) = (&meta.model, &meta.model.hyper);
+    let (d, ff) = (h.d_model, h.d_model * h.ff_mult);
     let flops_token = 2.0
-        * (((mm.char_dim + mm.bigram_dim) * d + 4 * d * d + 2 * d * ff + d * mm.n_tags) as f64
+        * (((h.char_dim + h.bigram_dim) * d + 4 * d * d + 2 * d * ff + d * mm.n_tags) as f64
             + 4.0 * mean_len * d as f64);
     let gflops = {
         let a = Tensor::<2>::random([4096, d], Distribution::Normal(0.0, 1.0), device);
@@ -136,8 +136,8 @@ pub(super) fn run(device: &Device) -> Result<String> {
          by the pipeline. Median of {REPS} passes per batch size, alternating batch sizes.\n",
         sentences.len(),
         cfg.data.test.display(),
-        meta.model.d_model,
-        meta.model.n_heads,
+        meta.model.hyper.d_model,
+        meta.model.hyper.n_heads,
         meta.model.n_chars,
         meta.model.n_bigrams,
         meta.model.n_tags
@@ -181,7 +181,10 @@ fn write_floor(
     mean_len: f64,
     meta: &ModelMeta,
 ) -> std::fmt::Result {
-    let (d, ff) = (meta.model.d_model, meta.model.d_model * meta.model.ff_mult);
+    let (d, ff) = (
+        meta.model.hyper.d_model,
+        meta.model.hyper.d_model * meta.model.hyper.ff_mult,
+    );
     let (gflops, bound) = (f.gflops, f.bound);
     writeln!(
         out,

@@ -123,13 +123,10 @@ fn export_for_torch(
             })
             .collect()
     };
-    let json = serde_json::json!({
+    // The script reads the `[model]` keys it knows by name from the same object.
+    let mut json = serde_json::to_value(&m.hyper)?;
+    let run = serde_json::json!({
         "n_chars": m.n_chars, "n_bigrams": m.n_bigrams, "n_tags": m.n_tags,
-        "char_dim": m.char_dim, "bigram_dim": m.bigram_dim, "d_model": m.d_model,
-        "n_heads": m.n_heads, "ff_mult": m.ff_mult,
-        "dropout_embed": m.dropout_embed, "dropout_ff": m.dropout_ff,
-        "dropout_residual": m.dropout_residual, "dropout_out": m.dropout_out,
-        "scaled_attention": m.scaled_attention,
         "tau": cfg.stage1.tau, "lr": cfg.stage1.lr,
         "weight_decay": [cfg.stage1.weight_decay, cfg.stage2.weight_decay],
         "clip": [cfg.stage1.clip, cfg.stage2.clip],
@@ -138,6 +135,9 @@ fn export_for_torch(
         "stage1": export(&batches[0]),
         "stage2": export(&batches[1]),
     });
+    if let (Some(all), serde_json::Value::Object(run)) = (json.as_object_mut(), run) {
+        all.extend(run);
+    }
     let path = PathBuf::from(BATCHES_JSON);
     std::fs::create_dir_all("bench")?;
     std::fs::write(&path, serde_json::to_vec(&json)?)?;
@@ -307,11 +307,11 @@ fn write_description(
          `bench/torch_tagger.py` ({}), CPU, `torch.set_num_threads(2)`, `OMP_WAIT_POLICY={}` (libgomp's default spin-wait made PyTorch 8–10× slower on this shared machine: 505–672 tok/s in stage 1), the same batches (exported \
          to `bench/batches_resume.json`), started once per repetition (import and its own 2 warm-up \
          batches not timed). Burn and PyTorch alternate; median of {REPS}.\n",
-        m.d_model,
-        m.n_heads,
-        m.ff_mult,
-        m.char_dim,
-        m.bigram_dim,
+        m.hyper.d_model,
+        m.hyper.n_heads,
+        m.hyper.ff_mult,
+        m.hyper.char_dim,
+        m.hyper.bigram_dim,
         m.n_chars,
         m.n_bigrams,
         m.n_tags,

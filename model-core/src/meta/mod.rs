@@ -1,6 +1,8 @@
 //! A model's metadata (`meta.json`): everything but the weights, enough to rebuild the tagger and
 //! read its output; and the checks a bundle must pass before its weights are loaded.
 
+mod v1;
+
 use crate::model::TaggerConfig;
 use crate::tags::TagSet;
 use crate::vocab::Vocabs;
@@ -18,14 +20,18 @@ pub struct ModelMeta {
     pub max_len: usize,
 }
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the hyperparameters nested in `model.hyper` (the run config's `[model]` table); version 1
+/// files (flat fields) are read and migrated.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Why a model's metadata was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     #[error("model metadata: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("model metadata: format version {found} but this build reads version {FORMAT_VERSION}")]
+    #[error(
+        "model metadata: format version {found} but this build reads versions 1 to {FORMAT_VERSION}"
+    )]
     FormatVersion { found: u32 },
     /// The parts of the metadata disagree (e.g. a config and its vocabulary).
     #[error("model metadata: {0}")]
@@ -33,14 +39,17 @@ pub enum MetaError {
 }
 
 impl ModelMeta {
-    /// Parse and check `meta.json`.
+    /// Parse and check `meta.json`, of this format version or an older one (migrated).
     pub fn from_json(json: &str) -> Result<Self, MetaError> {
-        let meta: Self = serde_json::from_str(json)?;
-        if meta.format_version != FORMAT_VERSION {
-            return Err(MetaError::FormatVersion {
-                found: meta.format_version,
-            });
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
         }
+        let meta = match serde_json::from_str::<Version>(json)?.format_version {
+            FORMAT_VERSION => serde_json::from_str(json)?,
+            1 => v1::read(json)?,
+            found => return Err(MetaError::FormatVersion { found }),
+        };
         meta.check()?;
         Ok(meta)
     }
@@ -48,7 +57,7 @@ impl ModelMeta {
     /// The config, vocabularies and tag set fit each other.
     pub fn check(&self) -> Result<(), MetaError> {
         let bad = |m: String| Err(MetaError::Inconsistent(m));
-        if let Err(e) = crate::config::ModelConfig::of_tagger(&self.model).validate() {
+        if let Err(e) = self.model.validate() {
             return bad(e.to_string());
         }
         if self.model.char_encoder.is_some() != self.vocabs.bert.is_some() {
@@ -130,7 +139,7 @@ mod tests {
     fn a_meta_json_with_hyperparameters_out_of_range_is_refused_not_a_panic() {
         // The same check as a run config's `[model]`: the model would fail to build otherwise.
         let mut meta = meta();
-        meta.model.n_heads = 7;
+        meta.model.hyper.n_heads = 7;
         let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
         assert!(
             err.to_string()
@@ -138,9 +147,65 @@ mod tests {
             "{err}"
         );
         let mut meta = self::meta();
-        meta.model.dropout_embed = 1.5;
+        meta.model.hyper.dropout_embed = 1.5;
         let err = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap_err();
         assert!(err.to_string().contains("model.dropout_embed"), "{err}");
+    }
+
+    /// `meta` written as format 1 did: the hyperparameters flat in `model`, the word widths in
+    /// `model.lattice`.
+    fn as_version_1(meta: &ModelMeta) -> String {
+        let mut v = serde_json::to_value(meta).unwrap();
+        v["format_version"] = 1.into();
+        let model = v["model"].as_object_mut().unwrap();
+        let hyper = model.remove("hyper").unwrap();
+        for key in [
+            "char_dim",
+            "bigram_dim",
+            "d_model",
+            "n_heads",
+            "n_layers",
+            "ff_mult",
+            "dropout_embed",
+            "dropout_ff",
+            "dropout_residual",
+            "dropout_attn",
+            "dropout_out",
+            "scaled_attention",
+        ] {
+            model.insert(key.into(), hyper[key].clone());
+        }
+        if let Some(l) = model.get_mut("lattice").and_then(|l| l.as_object_mut()) {
+            l.insert("word_dim".into(), hyper["word_dim"].clone());
+            l.insert("dropout_word".into(), hyper["dropout_word"].clone());
+        }
+        v.to_string()
+    }
+
+    #[test]
+    fn a_version_1_meta_json_loads_as_the_same_model() {
+        let mut plain = meta();
+        plain.model.hyper.d_model = 32;
+        plain.model.hyper.dropout_out = 0.1;
+        plain.model.hyper.scaled_attention = true;
+        let mut flat = plain.clone();
+        let words =
+            crate::lexicon::Lexicon::build(&["aa".to_string()], [['a', 'a'].as_slice()], 1, 0);
+        flat.model.lattice = Some(crate::model::LatticeConfig::new(words.len()));
+        flat.vocabs.words = Some(words);
+        flat.model.hyper.encoder = crate::config::EncoderKind::Flat;
+        flat.model.hyper.word_dim = 12;
+        flat.model.hyper.dropout_word = 0.25;
+        for meta in [plain, flat] {
+            let v1 = as_version_1(&meta);
+            assert!(!v1.contains("hyper"), "{v1}");
+            let migrated = ModelMeta::from_json(&v1).unwrap();
+            assert_eq!(migrated.format_version, FORMAT_VERSION);
+            assert_eq!(
+                serde_json::to_value(&migrated).unwrap(),
+                serde_json::to_value(&meta).unwrap()
+            );
+        }
     }
 
     #[test]
