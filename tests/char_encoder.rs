@@ -261,7 +261,7 @@ fn bundles_from_before_the_encoder_option_still_load() {
     assert!(meta.model.char_encoder.is_none() && meta.vocabs.bert.is_none());
     let weights = std::fs::read(dir.join("weights.bpk")).unwrap();
     let p = model_core::pipeline::Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
-    assert!(p.tagger.bert.is_none());
+    assert!(p.tagger().bert.is_none());
     let chars: Vec<char> = "高勇：男，中国国籍，无境外居留权。".chars().collect();
     let ents = p.entities(&[chars], 8);
     assert!(ents[0].iter().any(|e| e.text == "高勇"), "{:?}", ents[0]);

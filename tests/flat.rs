@@ -85,7 +85,7 @@ fn a_flat_model_trains_both_stages_then_evaluates_predicts_and_exports() {
     assert!(words.vocab().id("有限公司") > 1);
     let weights = std::fs::read(bundle.join("weights.bpk")).unwrap();
     let p = Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
-    assert!(p.tagger.words.is_some());
+    assert!(p.tagger().words.is_some());
     assert_eq!(info["words"], info["words_in_run"]);
 
     // A smaller bundle: only the most frequent words.
@@ -148,7 +148,7 @@ fn bundles_from_before_the_lattice_still_load() {
     assert!(meta.model.lattice.is_none() && meta.vocabs.words.is_none());
     let weights = std::fs::read(dir.join("weights.bpk")).unwrap();
     let p = Pipeline::from_bytes(meta, weights, &Device::flex()).unwrap();
-    assert!(p.tagger.words.is_none());
+    assert!(p.tagger().words.is_none());
     let chars: Vec<char> = "高勇：男，中国国籍，无境外居留权。".chars().collect();
     assert_eq!(
         p.tags(std::slice::from_ref(&chars), 8)[0].len(),

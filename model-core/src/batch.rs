@@ -14,7 +14,7 @@ pub struct Example {
     pub tags: Vec<usize>,
     pub classes: Vec<usize>,
     /// Pretrained-encoder ids, `[CLS] chars [SEP]` (empty when the model has no such encoder).
-    pub bert: Vec<usize>,
+    pub(crate) bert: Vec<usize>,
     /// Lexicon words in the sentence, the lattice's extra tokens (empty unless FLAT).
     pub words: Vec<WordMatch>,
 }
@@ -55,7 +55,7 @@ impl Example {
         self.chars.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.chars.is_empty()
     }
 }
@@ -63,18 +63,18 @@ impl Example {
 /// A padded batch on a device.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    pub chars: Tensor<2, Int>,
-    pub bigrams: Tensor<2, Int>,
+    pub(crate) chars: Tensor<2, Int>,
+    pub(crate) bigrams: Tensor<2, Int>,
     /// True at padding.
-    pub pad: Tensor<2, Bool>,
-    pub lengths: Vec<usize>,
-    pub tags: Vec<Vec<usize>>,
-    pub classes: Vec<Vec<usize>>,
+    pub(crate) pad: Tensor<2, Bool>,
+    pub(crate) lengths: Vec<usize>,
+    pub(crate) tags: Vec<Vec<usize>>,
+    pub(crate) classes: Vec<Vec<usize>>,
     /// Pretrained-encoder input `[batch, len + 2]` (`[CLS] chars [SEP]`, then padding) and its
     /// padding mask; `None` when the examples carry no such ids.
-    pub bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
+    pub(crate) bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
     /// The FLAT lattice's words; `None` when no sentence of the batch has any.
-    pub lattice: Option<Lattice>,
+    pub(crate) lattice: Option<Lattice>,
 }
 
 /// A batch as FLAT's flat lattice: each sentence's characters (padded to the batch's `len`), then
@@ -83,18 +83,18 @@ pub struct Batch {
 #[derive(Clone, Debug)]
 pub struct Lattice {
     /// Word ids `[batch, words]`, padding 0.
-    pub words: Tensor<2, Int>,
+    pub(crate) words: Tensor<2, Int>,
     /// True at padding, `[batch, len + words]`.
-    pub pad: Tensor<2, Bool>,
+    pub(crate) pad: Tensor<2, Bool>,
     /// The distinct `(head_i − head_j, tail_i − tail_j)` of the batch's token pairs; the first is
     /// `(0, 0)`.
-    pub distances: Vec<(i32, i32)>,
+    pub(crate) distances: Vec<(i32, i32)>,
     /// The pairs whose query is a character come first: `distances[..char_pairs]` (a last layer
     /// that computes only the characters' rows fuses only these).
-    pub char_pairs: usize,
+    pub(crate) char_pairs: usize,
     /// Each token pair's row of `distances`, `[batch, len + words, len + words]`; pairs with a
     /// padding token use row 0 (they are masked or discarded).
-    pub index: Tensor<3, Int>,
+    pub(crate) index: Tensor<3, Int>,
 }
 
 impl Lattice {
@@ -207,7 +207,7 @@ impl Batch {
 
     /// The same batch without autodiff, for an inference copy of the model (a frozen encoder):
     /// the tensors move over, nothing (the lattice's distance pairs included) is rebuilt.
-    pub fn without_autodiff(&self) -> Self {
+    pub(crate) fn without_autodiff(&self) -> Self {
         Self {
             chars: self.chars.clone().inner(),
             bigrams: self.bigrams.clone().inner(),
@@ -226,7 +226,7 @@ impl Batch {
         }
     }
 
-    pub fn max_len(&self) -> usize {
+    pub(crate) fn max_len(&self) -> usize {
         self.chars.dims()[1]
     }
 
@@ -235,7 +235,7 @@ impl Batch {
     }
 
     /// Rows of the flattened `[batch * len]` positions that hold real tokens, in order.
-    pub fn token_rows(&self) -> Vec<i64> {
+    pub(crate) fn token_rows(&self) -> Vec<i64> {
         let l = self.max_len();
         self.lengths
             .iter()
@@ -246,7 +246,7 @@ impl Batch {
 
     /// Real-token representations `[tokens, d]` from `[batch, len, d]`, aligned with
     /// `classes` flattened.
-    pub fn gather_tokens(&self, reps: Tensor<3>) -> Tensor<2> {
+    pub(crate) fn gather_tokens(&self, reps: Tensor<3>) -> Tensor<2> {
         let [b, l, d] = reps.dims();
         let rows = self.token_rows();
         let n = rows.len();
@@ -257,7 +257,7 @@ impl Batch {
 
 /// Indices of `lens` grouped into batches of similar length (sorted, then chunked), so padding
 /// stays small; the batch order is shuffled by the caller.
-pub fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+pub(crate) fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lens.len()).collect();
     order.sort_by_key(|&i| (lens[i], i));
     order

@@ -103,8 +103,8 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("model.{field} {message}")]
 pub struct ConfigError {
-    pub field: &'static str,
-    pub message: String,
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> Result<(), ConfigError> {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Effective CRF scores (constraints included), as exported by [`crate::model::Crf::export`].
+/// Effective CRF scores (constraints included), as read back by [`crate::model::Crf::host_scores`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CrfScores {
     pub n_tags: usize,
@@ -20,7 +20,7 @@ impl CrfScores {
     }
 
     /// Score of one tag sequence: emissions `[len * n_tags]`.
-    pub fn path_score(&self, emissions: &[f32], tags: &[usize]) -> f32 {
+    pub(crate) fn path_score(&self, emissions: &[f32], tags: &[usize]) -> f32 {
         let n = self.n_tags;
         let (Some(&first), Some(&last)) = (tags.first(), tags.last()) else {
             return 0.0;
@@ -106,7 +106,7 @@ impl CrfScores {
     /// probability space (no logs in the inner loops): `d_emissions` `[len * n]` is
     /// `P(y_t = k) − [gold_t = k]`; `d_transitions` `[n * n]`, `d_start`, `d_end` are expected
     /// minus gold counts, *added* into the given accumulators (a batch sums them).
-    pub fn nll_gradients(
+    pub(crate) fn nll_gradients(
         &self,
         emissions: &[f32],
         gold: &[usize],
@@ -203,13 +203,14 @@ impl CrfScores {
         log_z - self.path_score(emissions, gold) as f64
     }
 
-    /// `log Z` of emissions `[len * n_tags]`, in f64.
-    pub fn log_partition(&self, emissions: &[f32]) -> f64 {
+    /// `log Z` of emissions `[len * n_tags]`, in f64 (the reference the device CRF is tested against).
+    #[cfg(test)]
+    pub(crate) fn log_partition(&self, emissions: &[f32]) -> f64 {
         self.forward_backward(emissions).2
     }
 
     /// Per-position tag marginals `P(y_t = k | x)`, `[len * n_tags]`.
-    pub fn marginals(&self, emissions: &[f32]) -> Vec<f32> {
+    pub(crate) fn marginals(&self, emissions: &[f32]) -> Vec<f32> {
         if emissions.is_empty() {
             return Vec::new();
         }

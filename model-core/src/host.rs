@@ -19,7 +19,7 @@ pub fn tensor_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// [`tensor_values`] with the backend's failure as an error instead of a panic.
-pub fn try_tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
+pub(crate) fn try_tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
     let data = t.try_into_data().map_err(|e| ReadError(format!("{e:?}")))?;
     f32_values(data)
 }

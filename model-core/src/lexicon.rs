@@ -13,21 +13,21 @@ use std::collections::HashMap;
 /// A word found in a sentence: its id and its first and last character (`head ≤ tail`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WordMatch {
-    pub id: usize,
-    pub head: usize,
-    pub tail: usize,
+    pub(crate) id: usize,
+    pub(crate) head: usize,
+    pub(crate) tail: usize,
 }
 
 impl WordMatch {
     /// Characters the word spans.
-    pub fn span(&self) -> usize {
+    pub(crate) fn span(&self) -> usize {
         self.tail - self.head + 1
     }
 }
 
 /// A character trie mapping words to values.
 #[derive(Clone, Debug, Default)]
-pub struct Trie {
+pub(crate) struct Trie {
     /// `(node, char) → child`; node 0 is the root.
     edges: HashMap<(u32, char), u32>,
     /// The value of the word ending at each node, if one does.
@@ -36,7 +36,7 @@ pub struct Trie {
 
 impl Trie {
     /// A trie of `(word, value)` pairs; a repeated word keeps its first value.
-    pub fn new<'a>(words: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
+    pub(crate) fn new<'a>(words: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
         let mut t = Self {
             edges: HashMap::new(),
             values: vec![None],
@@ -59,7 +59,7 @@ impl Trie {
     }
 
     /// Every word occurring in `chars`, as `(head, tail, value)`, ordered by head then tail.
-    pub fn find_all(&self, chars: &[char]) -> Vec<(usize, usize, u32)> {
+    pub(crate) fn find_all(&self, chars: &[char]) -> Vec<(usize, usize, u32)> {
         let mut out = Vec::new();
         for head in 0..chars.len() {
             let mut node = 0u32;
@@ -111,7 +111,7 @@ impl From<Lexicon> for LexiconRepr {
 impl Lexicon {
     /// A lexicon over the words of `vocab` (ids 2..): at most `max_per_sentence` words per
     /// sentence are kept (0: no cap).
-    pub fn new(vocab: Vocab, max_per_sentence: usize) -> Self {
+    pub(crate) fn new(vocab: Vocab, max_per_sentence: usize) -> Self {
         let trie = Trie::new((2..vocab.len()).map(|i| (vocab.token(i), i as u32)));
         Self {
             vocab,
@@ -168,7 +168,7 @@ impl Lexicon {
 
     /// The lexicon words in `chars`, ordered by head then tail. Over the cap, the longest words
     /// are kept (the earlier one on a tie).
-    pub fn find(&self, chars: &[char]) -> Vec<WordMatch> {
+    pub(crate) fn find(&self, chars: &[char]) -> Vec<WordMatch> {
         let mut found: Vec<WordMatch> = self
             .trie
             .find_all(chars)

@@ -13,13 +13,13 @@ pub struct Prf {
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
-    pub correct: usize,
-    pub predicted: usize,
-    pub gold: usize,
+    pub(crate) correct: usize,
+    pub(crate) predicted: usize,
+    pub(crate) gold: usize,
 }
 
 impl Prf {
-    pub fn from_counts(correct: usize, predicted: usize, gold: usize) -> Self {
+    pub(crate) fn from_counts(correct: usize, predicted: usize, gold: usize) -> Self {
         let precision = percent(correct, predicted);
         let recall = percent(correct, gold);
         let f1 = if precision + recall > 0.0 {
@@ -51,7 +51,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 pub struct Report {
     /// Entity-level micro scores: a prediction counts only with exact type and both boundaries.
     pub overall: Prf,
-    pub per_type: BTreeMap<String, Prf>,
+    pub(crate) per_type: BTreeMap<String, Prf>,
     /// Boundaries only, type ignored ("Span F").
     pub span: Prf,
     /// Percent of boundary-correct predictions whose type is also correct; 0 if there are none.
@@ -61,9 +61,9 @@ pub struct Report {
     /// Micro scores per type suffix after the last `.` (`PER.NAM` → `NAM`); empty when no type
     /// has a `.`.
     pub by_suffix: BTreeMap<String, Prf>,
-    pub sentences: usize,
-    pub tokens: usize,
-    pub token_accuracy: f64,
+    pub(crate) sentences: usize,
+    pub(crate) tokens: usize,
+    pub(crate) token_accuracy: f64,
 }
 
 /// Sentence-length buckets in chars, as in the paper's Figure 3.
@@ -88,7 +88,10 @@ pub enum MetricsError {
 }
 
 /// Scores per-sentence tag sequences (any scheme; spans come from [`tags_to_spans`]).
-pub fn evaluate<S: AsRef<str>>(gold: &[Vec<S>], pred: &[Vec<S>]) -> Result<Report, MetricsError> {
+pub(crate) fn evaluate<S: AsRef<str>>(
+    gold: &[Vec<S>],
+    pred: &[Vec<S>],
+) -> Result<Report, MetricsError> {
     if gold.len() != pred.len() {
         return Err(MetricsError::SentenceCount {
             gold: gold.len(),

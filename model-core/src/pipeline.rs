@@ -18,17 +18,32 @@ pub use crate::infer::{Analysis, Entity, spans_to_entities, split_long};
 pub use crate::meta::{FORMAT_VERSION, ModelMeta};
 
 /// Sentences per forward pass when scoring a split (what training's model selection used).
-pub const SCORE_BATCH: usize = 64;
+pub(crate) const SCORE_BATCH: usize = 64;
 
 pub struct Pipeline {
-    pub meta: ModelMeta,
+    meta: ModelMeta,
     /// The tagger in inference mode (`Tagger::valid`).
-    pub tagger: Tagger,
-    pub crf: CrfScores,
-    pub device: Device,
+    tagger: Tagger,
+    crf: CrfScores,
+    device: Device,
 }
 
 impl Pipeline {
+    /// The model's metadata: its config, vocabularies and tag set.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// The tagger, in inference mode.
+    pub fn tagger(&self) -> &Tagger {
+        &self.tagger
+    }
+
+    /// The device the tagger's weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// A pipeline over a trained tagger (moved to inference mode). Reads the CRF scores back
     /// synchronously: on WebGPU build it with [`Pipeline::from_parts`].
     pub fn new(meta: ModelMeta, tagger: &Tagger, device: &Device) -> Self {

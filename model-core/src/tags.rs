@@ -78,7 +78,7 @@ impl TagSet {
     }
 
     /// Semantic Class id of a tag id.
-    pub fn class_of(&self, tag_id: usize) -> usize {
+    pub(crate) fn class_of(&self, tag_id: usize) -> usize {
         match semantic_class(&self.tags[tag_id]) {
             None => NON_ENTITY,
             Some(c) => self
@@ -106,7 +106,7 @@ impl TagSet {
     }
 
     /// Whether `to` may follow `from`.
-    pub fn allowed(&self, from: usize, to: usize) -> bool {
+    pub(crate) fn allowed(&self, from: usize, to: usize) -> bool {
         let (pf, tf) = self.split(from);
         let (pt, tt) = self.split(to);
         let inside = |p: char| matches!(p, 'I' | 'M');
@@ -123,12 +123,12 @@ impl TagSet {
         }
     }
 
-    pub fn allowed_start(&self, tag: usize) -> bool {
+    pub(crate) fn allowed_start(&self, tag: usize) -> bool {
         let (p, _) = self.split(tag);
         !matches!(p, 'I' | 'M' | 'E')
     }
 
-    pub fn allowed_end(&self, tag: usize) -> bool {
+    pub(crate) fn allowed_end(&self, tag: usize) -> bool {
         let (p, _) = self.split(tag);
         match self.scheme {
             Scheme::Bio => true,

@@ -36,7 +36,7 @@ impl From<Vocab> for Vec<String> {
 impl Vocab {
     /// Tokens seen at least `min_freq` times, most frequent first (ties by token, so the ids
     /// are reproducible).
-    pub fn build<I: IntoIterator<Item = String>>(tokens: I, min_freq: usize) -> Self {
+    pub(crate) fn build<I: IntoIterator<Item = String>>(tokens: I, min_freq: usize) -> Self {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for t in tokens {
             *counts.entry(t).or_default() += 1;
@@ -55,7 +55,7 @@ impl Vocab {
         self.tokens.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.tokens.len() <= 2
     }
 
@@ -63,7 +63,7 @@ impl Vocab {
         self.index.get(token).copied().unwrap_or(UNK)
     }
 
-    pub fn token(&self, id: usize) -> &str {
+    pub(crate) fn token(&self, id: usize) -> &str {
         &self.tokens[id]
     }
 

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 pub use crate::token_vocab::{PAD, UNK, Vocab};
 
 /// The bigram after a sentence's last character.
-pub const END: &str = "</s>";
+pub(crate) const END: &str = "</s>";
 
 /// The bigram starting at each character: `c_i c_{i+1}`, and `c_n </s>` at the end.
-pub fn bigrams(chars: &[char]) -> Vec<String> {
+pub(crate) fn bigrams(chars: &[char]) -> Vec<String> {
     (0..chars.len())
         .map(|i| match chars.get(i + 1) {
             Some(n) => format!("{}{}", chars[i], n),
@@ -97,7 +97,7 @@ impl BertVocab {
         self.index.get(token).copied()
     }
 
-    pub fn id(&self, c: char) -> usize {
+    pub(crate) fn id(&self, c: char) -> usize {
         let mut buf = [0u8; 4];
         if let Some(&i) = self.index.get(&*c.encode_utf8(&mut buf)) {
             return i;
@@ -159,7 +159,7 @@ impl Vocabs {
     }
 
     /// Character and bigram ids of a sentence.
-    pub fn encode(&self, chars: &[char]) -> (Vec<usize>, Vec<usize>) {
+    pub(crate) fn encode(&self, chars: &[char]) -> (Vec<usize>, Vec<usize>) {
         let mut buf = [0u8; 4];
         let c = chars
             .iter()

@@ -130,7 +130,7 @@ impl NerModel {
     /// `"plain"` or `"flat"`; `lexicon_words`: the FLAT lattice's word vocabulary, 0 without one).
     #[wasm_bindgen(getter)]
     pub fn info(&self) -> String {
-        let m = &self.engine.meta;
+        let m = self.engine.meta();
         serde_json::json!({
             "scheme": m.tags.scheme,
             "types": m.tags.types,

@@ -48,8 +48,8 @@ impl Engine {
         let p = &self.0;
         let plan = p.text_plan(&[text]);
         let mut run = p.start_run(&plan.plan, with_embeddings);
-        while let Some(batch) = run.next_batch(&p.device) {
-            let out = forward(&p.tagger, &batch, with_embeddings);
+        while let Some(batch) = run.next_batch(p.device()) {
+            let out = forward(p.tagger(), &batch, with_embeddings);
             let emissions = read(out.emissions).await?;
             let reps = match out.reps {
                 Some(r) => Some(read(r).await?),
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(ours, native_tags);
         assert_eq!(a.chars.len(), text.chars().count());
         // Marginals are distributions on tagged characters, zero on line breaks.
-        let n = engine.meta.tags.len();
+        let n = engine.meta().tags.len();
         for (i, t) in a.tags.iter().enumerate() {
             let s: f32 = a.marginals[i * n..(i + 1) * n].iter().sum();
             if t.is_some() {
@@ -175,7 +175,7 @@ mod tests {
         }
         assert_eq!(
             a.embeddings.len(),
-            a.embedded_chars.len() * engine.meta.model.hyper.d_model
+            a.embedded_chars.len() * engine.meta().model.hyper.d_model
         );
         assert_eq!(a.embedded_chars.len(), a.tags.iter().flatten().count());
     }

@@ -48,7 +48,7 @@ pub fn parse_conll(text: &str, source: &str) -> Result<Vec<Sentence>, DataError>
 
 /// Longest line accepted: a token, a tag and maybe a few feature columns fit with room to spare;
 /// anything longer is a different kind of file.
-pub const MAX_LINE_BYTES: usize = 4096;
+pub(crate) const MAX_LINE_BYTES: usize = 4096;
 
 /// One line as a token, or `None` for a sentence break (blank or `-DOCSTART-`).
 fn parse_line<'a>(

@@ -11,7 +11,7 @@ pub use error::DataError;
 
 /// A file's bytes, gunzipped when its name ends in `.gz` (MSRA's train split, the lexicon).
 #[cfg(feature = "native")]
-pub fn read_maybe_gzipped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_maybe_gzipped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
 
     let file = std::fs::File::open(path)?;

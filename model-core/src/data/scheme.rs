@@ -47,9 +47,9 @@ impl fmt::Display for Scheme {
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
-    pub label: String,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) label: String,
 }
 
 /// Splits a tag into its position prefix (one of `BIMES`) and its non-empty type;

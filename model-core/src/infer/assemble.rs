@@ -64,7 +64,7 @@ pub struct Analysis {
 }
 
 /// Tag ids per unit of `plan` (pieces re-joined in order).
-pub fn tag_ids(plan: &Plan, out: &Outputs, crf: &CrfScores) -> Vec<Vec<usize>> {
+pub(crate) fn tag_ids(plan: &Plan, out: &Outputs, crf: &CrfScores) -> Vec<Vec<usize>> {
     let mut ids = vec![Vec::new(); plan.units];
     for (p, em) in plan.pieces.iter().zip(&out.emissions) {
         ids[p.unit].extend(crf.viterbi(em));
@@ -118,7 +118,7 @@ fn text_lines(plan: &TextPlan, text: usize, tags: &[Option<String>]) -> (Vec<Lin
 }
 
 /// Entities of each text of `plan`, with offsets into the text's characters.
-pub fn text_entities(
+pub(crate) fn text_entities(
     plan: &TextPlan,
     out: &Outputs,
     crf: &CrfScores,
@@ -132,7 +132,12 @@ pub fn text_entities(
 }
 
 /// The [`Analysis`] of each text of `plan`; embeddings when the run read representations back.
-pub fn analyses(plan: &TextPlan, out: &Outputs, crf: &CrfScores, tags: &TagSet) -> Vec<Analysis> {
+pub(crate) fn analyses(
+    plan: &TextPlan,
+    out: &Outputs,
+    crf: &CrfScores,
+    tags: &TagSet,
+) -> Vec<Analysis> {
     let n = tags.len();
     let per_text = text_tags(plan, out, crf, tags);
     let mut result: Vec<Analysis> = plan

@@ -39,7 +39,7 @@ pub fn crf_tensors(
 /// One length bucket through the encoder.
 pub struct Encoded {
     /// Indices of the bucket's examples in the encoded slice, in batch order.
-    pub examples: Vec<usize>,
+    pub(crate) examples: Vec<usize>,
     pub batch: Batch,
     /// Encoder outputs at the real tokens, `[tokens, d_model]`, aligned with the batch's classes
     /// flattened (what the contrastive loss takes).

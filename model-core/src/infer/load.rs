@@ -32,7 +32,7 @@ pub fn load_tagger(meta: &ModelMeta, path: &Path, device: &Device) -> Result<Tag
 
 /// The metadata and final tagger of a run directory (`meta.json` + `model.bpk`); an unfinished
 /// run (no `model.bpk` yet) is an error that says how to continue it.
-pub fn load_run(dir: &Path, device: &Device) -> Result<(ModelMeta, Tagger)> {
+pub(crate) fn load_run(dir: &Path, device: &Device) -> Result<(ModelMeta, Tagger)> {
     let meta = read_meta(dir)?;
     let weights = dir.join("model.bpk");
     if !weights.exists() {

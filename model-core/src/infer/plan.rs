@@ -29,7 +29,7 @@ pub fn split_long(s: &[char], max_len: usize) -> Vec<&[char]> {
 
 /// The lines of `chars` as `(start, end)` ranges: split at '\n', and a trailing '\r' is not part
 /// of its line (like `str::lines`, but an empty last line is kept).
-pub fn line_ranges(chars: &[char]) -> Vec<(usize, usize)> {
+pub(crate) fn line_ranges(chars: &[char]) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();
     let mut start = 0;
     for (i, &c) in chars.iter().enumerate() {
@@ -50,28 +50,28 @@ pub fn line_ranges(chars: &[char]) -> Vec<(usize, usize)> {
 /// A piece the model sees: `len` characters of unit `unit` (a sentence, or a line of a text)
 /// from `start`, an offset into that unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Piece {
-    pub unit: usize,
-    pub start: usize,
-    pub len: usize,
+pub(crate) struct Piece {
+    pub(crate) unit: usize,
+    pub(crate) start: usize,
+    pub(crate) len: usize,
 }
 
 /// What to run: the pieces, their ids, and the pieces of each forward pass.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// Sentences or lines planned (pieces refer to them by index).
-    pub units: usize,
-    pub pieces: Vec<Piece>,
+    pub(crate) units: usize,
+    pub(crate) pieces: Vec<Piece>,
     /// One per piece.
-    pub examples: Vec<Example>,
+    pub(crate) examples: Vec<Example>,
     /// Piece indices per forward pass, by length; an empty piece is planned (so the buckets of
     /// the others do not move) but never run.
-    pub batches: Vec<Vec<usize>>,
+    pub(crate) batches: Vec<Vec<usize>>,
 }
 
 impl Plan {
     /// Sentences of at most `max_len` characters, one piece each, as they are.
-    pub fn pieces(pieces: &[&[char]], vocabs: &Vocabs, batch_size: usize) -> Self {
+    pub(crate) fn pieces(pieces: &[&[char]], vocabs: &Vocabs, batch_size: usize) -> Self {
         let planned = pieces
             .iter()
             .enumerate()
@@ -86,7 +86,7 @@ impl Plan {
 
     /// Sentences of any length (the unit of `nerco predict` and `eval`): each is split into
     /// pieces of at most `max_len`; an empty sentence keeps one empty piece.
-    pub fn sentences<S: AsRef<[char]>>(
+    pub(crate) fn sentences<S: AsRef<[char]>>(
         sentences: &[S],
         vocabs: &Vocabs,
         max_len: usize,
@@ -132,10 +132,10 @@ impl Plan {
 
 /// A line of one of the planned texts: `chars[start..end]` of text `text`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LineSpan {
-    pub text: usize,
-    pub start: usize,
-    pub end: usize,
+pub(crate) struct LineSpan {
+    pub(crate) text: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 /// Texts planned line by line (what the web page and [`crate::Pipeline::tag`] tag): the units
@@ -143,13 +143,13 @@ pub struct LineSpan {
 #[derive(Clone, Debug)]
 pub struct TextPlan {
     /// Each text's characters (Unicode scalar values).
-    pub chars: Vec<Vec<char>>,
-    pub lines: Vec<LineSpan>,
+    pub(crate) chars: Vec<Vec<char>>,
+    pub(crate) lines: Vec<LineSpan>,
     pub plan: Plan,
 }
 
 impl TextPlan {
-    pub fn new<S: AsRef<str>>(
+    pub(crate) fn new<S: AsRef<str>>(
         texts: &[S],
         vocabs: &Vocabs,
         max_len: usize,
@@ -185,7 +185,7 @@ impl TextPlan {
     }
 
     /// Where piece `k` starts in its text's characters.
-    pub fn piece_offset(&self, k: usize) -> (usize, usize) {
+    pub(crate) fn piece_offset(&self, k: usize) -> (usize, usize) {
         let p = self.plan.pieces[k];
         let line = self.lines[p.unit];
         (line.text, line.start + p.start)

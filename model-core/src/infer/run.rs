@@ -14,13 +14,13 @@ use super::plan::Plan;
 use crate::batch::{Batch, Example};
 use burn::prelude::*;
 
-/// Per-piece results of a run, indexed like [`Plan::pieces`].
+/// Per-piece results of a run, indexed like the plan's pieces.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     /// Emissions `[len * n_tags]` per piece (empty for an empty piece).
-    pub emissions: Vec<Vec<f32>>,
+    pub(crate) emissions: Vec<Vec<f32>>,
     /// Encoder outputs `[len * d_model]` per piece, when the run asked for them.
-    pub reps: Option<Vec<Vec<f32>>>,
+    pub(crate) reps: Option<Vec<Vec<f32>>>,
 }
 
 /// A plan being run, batch by batch.
@@ -35,7 +35,7 @@ pub struct Run<'p> {
 }
 
 impl<'p> Run<'p> {
-    pub fn new(plan: &'p Plan, n_tags: usize, d_model: usize, with_reps: bool) -> Self {
+    pub(crate) fn new(plan: &'p Plan, n_tags: usize, d_model: usize, with_reps: bool) -> Self {
         let n = plan.pieces.len();
         Self {
             plan,

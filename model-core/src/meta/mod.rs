@@ -55,7 +55,7 @@ impl ModelMeta {
     }
 
     /// The config, vocabularies and tag set fit each other.
-    pub fn check(&self) -> Result<(), MetaError> {
+    pub(crate) fn check(&self) -> Result<(), MetaError> {
         let bad = |m: String| Err(MetaError::Inconsistent(m));
         if let Err(e) = self.model.validate() {
             return bad(e.to_string());

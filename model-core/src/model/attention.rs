@@ -16,36 +16,36 @@ use burn::tensor::activation::{relu, softmax};
 
 #[derive(Config, Debug)]
 pub struct RelativeAttentionConfig {
-    pub d_model: usize,
-    pub n_heads: usize,
+    pub(crate) d_model: usize,
+    pub(crate) n_heads: usize,
     /// Scale scores by `1/sqrt(head_dim)`; FLAT and TENER found unscaled attention sharper for NER.
     #[config(default = false)]
-    pub scaled: bool,
+    pub(crate) scaled: bool,
     #[config(default = 0.0)]
-    pub dropout: f64,
+    pub(crate) dropout: f64,
 }
 
 #[derive(Module, Debug)]
 pub struct RelativeAttention {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
     /// Projects the fused position encoding into key space.
-    pub rel: Linear,
+    pub(crate) rel: Linear,
     /// FLAT's `ff_two` fusion of the head–head and tail–tail distance encodings.
-    pub fusion: Linear,
+    pub(crate) fusion: Linear,
     /// Global content and position biases (`u`, `v` of Transformer-XL), `[heads, head_dim]`.
-    pub u: Param<Tensor<2>>,
-    pub v: Param<Tensor<2>>,
-    pub out: Linear,
-    pub dropout: Dropout,
-    pub n_heads: usize,
-    pub d_model: usize,
-    pub scaled: bool,
+    pub(crate) u: Param<Tensor<2>>,
+    pub(crate) v: Param<Tensor<2>>,
+    pub(crate) out: Linear,
+    pub(crate) dropout: Dropout,
+    pub(crate) n_heads: usize,
+    pub(crate) d_model: usize,
+    pub(crate) scaled: bool,
 }
 
 impl RelativeAttentionConfig {
-    pub fn init(&self, device: &Device) -> RelativeAttention {
+    pub(crate) fn init(&self, device: &Device) -> RelativeAttention {
         // ModelConfig::validate refuses such a config before any model is built.
         debug_assert!(
             self.d_model % self.n_heads == 0,
@@ -84,7 +84,7 @@ fn sinusoid(dist: i32, out: &mut [f32]) {
 }
 
 /// Sinusoidal encodings of the distances `-(len-1) ..= len-1`, `[2len-1, d]`.
-pub fn distance_encoding(len: usize, d: usize, device: &Device) -> Tensor<2> {
+pub(crate) fn distance_encoding(len: usize, d: usize, device: &Device) -> Tensor<2> {
     let rows = 2 * len - 1;
     let mut data = vec![0f32; rows * d];
     for (r, out) in data.chunks_mut(d).enumerate() {
@@ -106,18 +106,18 @@ fn distance_index(len: usize, device: &Device) -> Tensor<2, Int> {
 #[derive(Clone, Debug)]
 pub struct RelativePositions {
     /// `[pairs, 2 d]`: the encodings of the head–head and of the tail–tail distance.
-    pub encodings: Tensor<2>,
+    pub(crate) encodings: Tensor<2>,
     /// `[batch or 1, len, len]`: the row of `encodings` of each (query, key) pair.
-    pub index: Tensor<3, Int>,
+    pub(crate) index: Tensor<3, Int>,
     /// The first `prefix` query rows use only `encodings[..prefix_pairs]` (a lattice's
     /// characters; all rows and pairs for a sequence).
-    pub prefix: usize,
-    pub prefix_pairs: usize,
+    pub(crate) prefix: usize,
+    pub(crate) prefix_pairs: usize,
 }
 
 impl RelativePositions {
     /// A character sequence of `len`: head = tail, so the pairs are the distances `i - j`.
-    pub fn sequence(len: usize, d: usize, device: &Device) -> Self {
+    pub(crate) fn sequence(len: usize, d: usize, device: &Device) -> Self {
         let pe = distance_encoding(len, d, device);
         Self {
             encodings: Tensor::cat(vec![pe.clone(), pe], 1),
@@ -128,7 +128,7 @@ impl RelativePositions {
     }
 
     /// A lattice: the batch's distinct distance pairs.
-    pub fn lattice(lattice: &Lattice, d: usize, device: &Device) -> Self {
+    pub(crate) fn lattice(lattice: &Lattice, d: usize, device: &Device) -> Self {
         let u = lattice.distances.len();
         let mut data = vec![0f32; u * 2 * d];
         for (&(hh, tt), out) in lattice.distances.iter().zip(data.chunks_mut(2 * d)) {

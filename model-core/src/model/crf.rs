@@ -12,7 +12,7 @@ pub const FORBIDDEN: f32 = 1e4;
 
 #[derive(Config, Debug)]
 pub struct CrfConfig {
-    pub n_tags: usize,
+    pub(crate) n_tags: usize,
 }
 
 #[derive(Module, Debug)]
@@ -26,9 +26,9 @@ pub struct Crf {
 /// The scheme's hard constraints as additive tensors (not parameters: they never learn).
 #[derive(Clone, Debug)]
 pub struct CrfConstraints {
-    pub transitions: Tensor<2>,
-    pub start: Tensor<1>,
-    pub end: Tensor<1>,
+    pub(crate) transitions: Tensor<2>,
+    pub(crate) start: Tensor<1>,
+    pub(crate) end: Tensor<1>,
 }
 
 impl CrfConstraints {
@@ -44,7 +44,7 @@ impl CrfConstraints {
 }
 
 impl CrfConfig {
-    pub fn init(&self, device: &Device) -> Crf {
+    pub(crate) fn init(&self, device: &Device) -> Crf {
         let n = self.n_tags;
         Crf {
             transitions: Param::from_tensor(Tensor::zeros([n, n], device)),
@@ -55,7 +55,7 @@ impl CrfConfig {
 }
 
 /// `log Σ exp` along `dim`, keeping the dimension.
-pub fn log_sum_exp<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+pub(crate) fn log_sum_exp<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     let max = x.clone().max_dim(dim).detach();
     (x - max.clone()).exp().sum_dim(dim).log() + max
 }
@@ -71,7 +71,7 @@ impl Crf {
     }
 
     /// Log-partition per sentence, `[batch]`. `emissions`: `[batch, len, tags]`; `lengths` ≥ 1.
-    pub fn log_partition(
+    pub(crate) fn log_partition(
         &self,
         emissions: Tensor<3>,
         lengths: &[usize],
@@ -102,7 +102,7 @@ impl Crf {
     }
 
     /// Score of the given tag sequences, `[batch]`. `tags`: `[batch, len]` (padding ignored).
-    pub fn sequence_score(
+    pub(crate) fn sequence_score(
         &self,
         emissions: Tensor<3>,
         tags: &[Vec<usize>],

@@ -7,31 +7,31 @@ use burn::prelude::*;
 
 #[derive(Config, Debug)]
 pub struct CharBigramEmbeddingConfig {
-    pub n_chars: usize,
-    pub n_bigrams: usize,
+    pub(crate) n_chars: usize,
+    pub(crate) n_bigrams: usize,
     #[config(default = 100)]
-    pub char_dim: usize,
+    pub(crate) char_dim: usize,
     #[config(default = 100)]
-    pub bigram_dim: usize,
-    pub d_model: usize,
+    pub(crate) bigram_dim: usize,
+    pub(crate) d_model: usize,
     /// Width of extra per-character features (a pretrained encoder's output) concatenated before
     /// the projection; 0 for none.
     #[config(default = 0)]
-    pub extra_dim: usize,
+    pub(crate) extra_dim: usize,
     #[config(default = 0.5)]
-    pub dropout: f64,
+    pub(crate) dropout: f64,
 }
 
 #[derive(Module, Debug)]
 pub struct CharBigramEmbedding {
-    pub chars: Embedding,
-    pub bigrams: Embedding,
-    pub proj: Linear,
-    pub dropout: Dropout,
+    pub(crate) chars: Embedding,
+    pub(crate) bigrams: Embedding,
+    pub(crate) proj: Linear,
+    pub(crate) dropout: Dropout,
 }
 
 impl CharBigramEmbeddingConfig {
-    pub fn init(&self, device: &Device) -> CharBigramEmbedding {
+    pub(crate) fn init(&self, device: &Device) -> CharBigramEmbedding {
         // Unit-variance embeddings dwarf everything after a projection; FLAT-sized vectors are
         // small, so start them that way.
         let init = Initializer::Normal {
@@ -80,23 +80,23 @@ impl CharBigramEmbedding {
 /// The lattice's word embeddings (FLAT): their own table, dropout and projection to the model width.
 #[derive(Config, Debug)]
 pub struct WordEmbeddingConfig {
-    pub n_words: usize,
-    pub d_model: usize,
+    pub(crate) n_words: usize,
+    pub(crate) d_model: usize,
     #[config(default = 100)]
-    pub word_dim: usize,
+    pub(crate) word_dim: usize,
     #[config(default = 0.5)]
-    pub dropout: f64,
+    pub(crate) dropout: f64,
 }
 
 #[derive(Module, Debug)]
 pub struct WordEmbedding {
-    pub words: Embedding,
-    pub proj: Linear,
-    pub dropout: Dropout,
+    pub(crate) words: Embedding,
+    pub(crate) proj: Linear,
+    pub(crate) dropout: Dropout,
 }
 
 impl WordEmbeddingConfig {
-    pub fn init(&self, device: &Device) -> WordEmbedding {
+    pub(crate) fn init(&self, device: &Device) -> WordEmbedding {
         WordEmbedding {
             words: EmbeddingConfig::new(self.n_words, self.word_dim)
                 .with_initializer(Initializer::Normal {

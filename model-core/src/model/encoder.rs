@@ -7,42 +7,42 @@ use burn::tensor::activation::relu;
 
 #[derive(Config, Debug)]
 pub struct EncoderConfig {
-    pub d_model: usize,
-    pub n_heads: usize,
+    pub(crate) d_model: usize,
+    pub(crate) n_heads: usize,
     #[config(default = 1)]
-    pub n_layers: usize,
+    pub(crate) n_layers: usize,
     /// Feed-forward width as a multiple of `d_model`.
     #[config(default = 3)]
-    pub ff_mult: usize,
+    pub(crate) ff_mult: usize,
     #[config(default = 0.15)]
-    pub dropout_ff: f64,
+    pub(crate) dropout_ff: f64,
     #[config(default = 0.0)]
-    pub dropout_attn: f64,
+    pub(crate) dropout_attn: f64,
     /// Dropout on each sub-layer's output before the residual add.
     #[config(default = 0.15)]
-    pub dropout_residual: f64,
+    pub(crate) dropout_residual: f64,
     #[config(default = false)]
-    pub scaled: bool,
+    pub(crate) scaled: bool,
 }
 
 #[derive(Module, Debug)]
 pub struct EncoderLayer {
-    pub attention: RelativeAttention,
-    pub norm_attn: LayerNorm,
-    pub ff_in: Linear,
-    pub ff_out: Linear,
-    pub norm_ff: LayerNorm,
-    pub dropout_ff: Dropout,
-    pub dropout_residual: Dropout,
+    pub(crate) attention: RelativeAttention,
+    pub(crate) norm_attn: LayerNorm,
+    pub(crate) ff_in: Linear,
+    pub(crate) ff_out: Linear,
+    pub(crate) norm_ff: LayerNorm,
+    pub(crate) dropout_ff: Dropout,
+    pub(crate) dropout_residual: Dropout,
 }
 
 #[derive(Module, Debug)]
 pub struct Encoder {
-    pub layers: Vec<EncoderLayer>,
+    pub(crate) layers: Vec<EncoderLayer>,
 }
 
 impl EncoderConfig {
-    pub fn init(&self, device: &Device) -> Encoder {
+    pub(crate) fn init(&self, device: &Device) -> Encoder {
         let d = self.d_model;
         let layers = (0..self.n_layers)
             .map(|_| EncoderLayer {
@@ -91,7 +91,7 @@ impl Encoder {
     /// relative positions ([`RelativePositions::sequence`] for plain character sequences).
     /// Returns the outputs of the first `keep` tokens, `[batch, keep, d]`: the last layer
     /// computes only those rows (a lattice's words are context, their outputs unused).
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         mut x: Tensor<3>,
         pad: Tensor<2, Bool>,

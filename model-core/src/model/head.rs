@@ -31,9 +31,9 @@ pub trait OutputHead {
 /// stay fields of the tagger, not of a nested module, so that weight files written before the
 /// head was a choice keep their tensor names and load.
 pub struct LinearCrf<'a> {
-    pub dropout: &'a Dropout,
-    pub linear: &'a Linear,
-    pub crf: &'a Crf,
+    pub(crate) dropout: &'a Dropout,
+    pub(crate) linear: &'a Linear,
+    pub(crate) crf: &'a Crf,
 }
 
 impl OutputHead for LinearCrf<'_> {

@@ -14,10 +14,10 @@ use rand::Rng;
 
 #[derive(Module, Debug)]
 pub struct BertMlm {
-    pub bert: Bert,
-    pub transform: Linear,
-    pub norm: LayerNorm,
-    pub bias: Param<Tensor<1>>,
+    pub(crate) bert: Bert,
+    pub(crate) transform: Linear,
+    pub(crate) norm: LayerNorm,
+    pub(crate) bias: Param<Tensor<1>>,
 }
 
 impl BertConfig {
@@ -59,10 +59,10 @@ impl BertConfig {
 /// A masked batch: inputs `[batch, len]` with padding mask, and the masked positions (flat row
 /// indices into `batch × len`) with their original ids.
 pub struct MaskedBatch {
-    pub ids: Tensor<2, Int>,
-    pub pad: Tensor<2, Bool>,
-    pub rows: Tensor<1, Int>,
-    pub targets: Tensor<1, Int>,
+    pub(crate) ids: Tensor<2, Int>,
+    pub(crate) pad: Tensor<2, Bool>,
+    pub(crate) rows: Tensor<1, Int>,
+    pub(crate) targets: Tensor<1, Int>,
     pub n_masked: usize,
 }
 
@@ -81,7 +81,7 @@ pub struct MaskingSpec {
 /// chosen; each inner position is chosen with probability `prob` (at least one per sequence);
 /// a chosen position becomes `[MASK]` 80 % of the time, a random token 10 %, itself 10 %.
 /// Returns the input ids and the chosen `(position, original id)` pairs.
-pub fn mask_sequence(
+pub(crate) fn mask_sequence(
     ids: &[usize],
     spec: &MaskingSpec,
     rng: &mut impl Rng,
@@ -149,7 +149,7 @@ impl MaskedBatch {
 
 impl BertMlm {
     /// Vocabulary logits `[masked, vocab]` at the batch's masked positions.
-    pub fn logits(&self, batch: &MaskedBatch) -> Tensor<2> {
+    pub(crate) fn logits(&self, batch: &MaskedBatch) -> Tensor<2> {
         let h = self.bert.forward(batch.ids.clone(), batch.pad.clone());
         let [b, l, d] = h.dims();
         let picked = h.reshape([b * l, d]).select(0, batch.rows.clone());

@@ -53,15 +53,15 @@ pub struct Tagger {
     pub embed: CharBigramEmbedding,
     /// The lattice's word embeddings (FLAT models only).
     pub words: Option<WordEmbedding>,
-    pub encoder: Encoder,
-    pub dropout_out: Dropout,
-    pub head: Linear,
-    pub crf: Crf,
+    pub(crate) encoder: Encoder,
+    pub(crate) dropout_out: Dropout,
+    pub(crate) head: Linear,
+    pub(crate) crf: Crf,
 }
 
 impl TaggerConfig {
     /// The hyperparameters in range, and a lattice exactly when the encoder is FLAT.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.hyper.validate()?;
         let flat = self.hyper.encoder == EncoderKind::Flat;
         if flat != self.lattice.is_some() {
@@ -137,14 +137,14 @@ impl Tagger {
     }
 
     /// Tag scores `[batch, len, tags]` from representations (the head's scores).
-    pub fn emissions(&self, reps: Tensor<3>) -> Tensor<3> {
+    pub(crate) fn emissions(&self, reps: Tensor<3>) -> Tensor<3> {
         self.head().scores(reps)
     }
 }
 
 /// BERT's hidden states at the characters, `[batch, len, hidden]`: the `[CLS]` and `[SEP]`/padding
 /// outputs are dropped. `None` when the batch carries no BERT ids.
-pub fn char_features(bert: &Bert, batch: &Batch) -> Option<Tensor<3>> {
+pub(crate) fn char_features(bert: &Bert, batch: &Batch) -> Option<Tensor<3>> {
     let (ids, pad) = batch.bert.as_ref()?;
     let h = bert.forward(ids.clone(), pad.clone());
     Some(h.narrow(1, 1, batch.max_len()))

@@ -16,17 +16,17 @@ pub struct StageConfig {
     pub batch_size: usize,
     pub lr: f64,
     #[serde(default = "default_optimizer")]
-    pub optimizer: OptimizerKind,
+    pub(crate) optimizer: OptimizerKind,
     #[serde(default = "default_momentum")]
-    pub momentum: f64,
+    pub(crate) momentum: f64,
     #[serde(default)]
     pub weight_decay: f64,
     /// Linear warm-up over this fraction of all steps (`epochs × batches`).
     #[serde(default)]
-    pub warmup: f64,
+    pub(crate) warmup: f64,
     /// After warm-up the rate is `lr / (1 + decay · epoch)`.
     #[serde(default = "default_decay")]
-    pub decay: f64,
+    pub(crate) decay: f64,
     /// Gradient value clipping (0 = off).
     #[serde(default = "default_clip")]
     pub clip: f64,

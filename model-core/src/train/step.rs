@@ -46,7 +46,7 @@ impl Frozen {
     }
 
     /// The batch's character representations, through the frozen parts where there are any.
-    pub fn encode(&self, model: &Tagger, batch: &Batch) -> Tensor<3> {
+    pub(crate) fn encode(&self, model: &Tagger, batch: &Batch) -> Tensor<3> {
         match (&self.encoder, &self.bert) {
             (Some(encoder), _) => Tensor::from_inner(encoder.encode(&batch.without_autodiff())),
             (None, Some(bert)) => {

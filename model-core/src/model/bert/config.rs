@@ -7,24 +7,24 @@ use serde::{Deserialize, Serialize};
 /// Hugging Face `BertConfig`; fields this model does not use are ignored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
-    pub vocab_size: usize,
+    pub(crate) vocab_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
-    pub intermediate_size: usize,
+    pub(crate) intermediate_size: usize,
     pub max_position_embeddings: usize,
     #[serde(default = "two")]
-    pub type_vocab_size: usize,
+    pub(crate) type_vocab_size: usize,
     #[serde(default = "default_eps")]
-    pub layer_norm_eps: f64,
+    pub(crate) layer_norm_eps: f64,
     #[serde(default = "default_act")]
-    pub hidden_act: String,
+    pub(crate) hidden_act: String,
     #[serde(default = "default_dropout")]
-    pub hidden_dropout_prob: f64,
+    pub(crate) hidden_dropout_prob: f64,
     #[serde(default = "default_dropout")]
-    pub attention_probs_dropout_prob: f64,
+    pub(crate) attention_probs_dropout_prob: f64,
     #[serde(default = "default_position")]
-    pub position_embedding_type: String,
+    pub(crate) position_embedding_type: String,
     #[serde(default = "default_model_type")]
     pub model_type: String,
 }

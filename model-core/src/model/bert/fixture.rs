@@ -5,26 +5,27 @@ use crate::host::tensor_values;
 use burn::prelude::*;
 use serde::Deserialize;
 
-pub const CONFIG: &str = include_str!("../../../../tests/fixtures/bert-tiny/config.json");
-pub const WEIGHTS: &[u8] = include_bytes!("../../../../tests/fixtures/bert-tiny/model.safetensors");
-pub const VOCAB: &str = include_str!("../../../../tests/fixtures/bert-tiny/vocab.txt");
+pub(crate) const CONFIG: &str = include_str!("../../../../tests/fixtures/bert-tiny/config.json");
+pub(crate) const WEIGHTS: &[u8] =
+    include_bytes!("../../../../tests/fixtures/bert-tiny/model.safetensors");
+pub(crate) const VOCAB: &str = include_str!("../../../../tests/fixtures/bert-tiny/vocab.txt");
 const REFERENCE: &str = include_str!("../../../../tests/fixtures/bert-tiny/reference.json");
 
 #[derive(Deserialize)]
-pub struct Reference {
-    pub texts: Vec<String>,
-    pub input_ids: Vec<Vec<i64>>,
-    pub attention_mask: Vec<Vec<u8>>,
-    pub last_hidden_state: Vec<Vec<Vec<f32>>>,
+pub(crate) struct Reference {
+    pub(crate) texts: Vec<String>,
+    pub(crate) input_ids: Vec<Vec<i64>>,
+    pub(crate) attention_mask: Vec<Vec<u8>>,
+    pub(crate) last_hidden_state: Vec<Vec<Vec<f32>>>,
 }
 
 impl Reference {
-    pub fn load() -> Self {
+    pub(crate) fn load() -> Self {
         serde_json::from_str(REFERENCE).unwrap()
     }
 }
 
-pub fn inputs(r: &Reference, device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
+pub(crate) fn inputs(r: &Reference, device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
     let (b, l) = (r.input_ids.len(), r.input_ids[0].len());
     let ids: Vec<i64> = r.input_ids.concat();
     let pad: Vec<bool> = r.attention_mask.concat().iter().map(|&m| m == 0).collect();
@@ -35,7 +36,7 @@ pub fn inputs(r: &Reference, device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool
 }
 
 /// Max |ours − reference| over the real (unpadded) positions, and over all positions.
-pub fn max_diff(out: Tensor<3>, r: &Reference) -> (f32, f32) {
+pub(crate) fn max_diff(out: Tensor<3>, r: &Reference) -> (f32, f32) {
     let [_, l, h] = out.dims();
     let v = tensor_values(out);
     let (mut real, mut all) = (0f32, 0f32);

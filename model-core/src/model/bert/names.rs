@@ -14,12 +14,12 @@ const MLM_HEAD: &str = "cls.predictions";
 
 /// One tensor as Hugging Face stores it.
 pub(crate) struct HfName {
-    pub name: String,
+    pub(crate) name: String,
     /// The name checkpoints converted from TensorFlow use instead (LayerNorm `gamma`/`beta`).
-    pub legacy: Option<String>,
+    pub(crate) legacy: Option<String>,
     /// Stored as the transpose of the Burn parameter: Hugging Face keeps linear weights as
     /// `[out, in]`, Burn's `Linear` multiplies by `[in, out]`.
-    pub transposed: bool,
+    pub(crate) transposed: bool,
 }
 
 impl HfName {
