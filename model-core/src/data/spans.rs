@@ -44,6 +44,16 @@ pub fn span_types(sentences: &[SpanSentence]) -> Vec<String> {
     types.into_iter().map(str::to_string).collect()
 }
 
+/// The longest entity of `sentences` in chars (0 without entities): a lower bound for the
+/// Binder head's K, beyond which gold spans cannot be predicted.
+pub fn longest_span(sentences: &[SpanSentence]) -> usize {
+    sentences
+        .iter()
+        .flat_map(|s| s.spans.iter().map(|x| x.end - x.start))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Where a record is, for its errors.
 struct At<'a> {
     file: &'a str,
@@ -294,6 +304,7 @@ mod tests {
             bounds(&s[0]),
             [(0, 2, "LOC"), (0, 4, "ORG"), (4, 6, "TITLE")]
         );
+        assert_eq!(longest_span(&s), 4);
         assert_eq!(s[0].line, 1);
     }
 
@@ -399,6 +410,7 @@ mod tests {
         let s = SpanSentence::from_conll(&sentence);
         assert_eq!(bounds(&s), [(0, 2, "PER"), (3, 5, "LOC")]);
         assert_eq!(s.line, 7);
+        assert_eq!(longest_span(std::slice::from_ref(&s)), 2);
         assert_eq!(span_types(&[s]), ["LOC", "PER"]);
     }
 }

@@ -7,6 +7,7 @@
 //! leaves at most one type per span.
 
 use super::SpanDims;
+use crate::data::Span;
 
 /// How overlapping predictions are resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +29,18 @@ pub struct ScoredSpan {
 }
 
 impl ScoredSpan {
+    /// As a [`Span`] labelled with `types[ty]`.
+    ///
+    /// # Panics
+    /// If `types` has fewer entries than the head has types.
+    pub fn to_span(&self, types: &[String]) -> Span {
+        Span {
+            start: self.start,
+            end: self.end,
+            label: types[self.ty].clone(),
+        }
+    }
+
     fn overlaps(&self, other: &ScoredSpan) -> bool {
         self.start < other.end && other.start < self.end
     }

@@ -18,6 +18,7 @@
 //! since they are true entity boundaries.
 
 use super::{BinderScores, SpanDims, valid_span, valid_token};
+use crate::data::Span;
 use crate::model::crf::log_sum_exp;
 use burn::prelude::*;
 use std::collections::BTreeSet;
@@ -34,6 +35,29 @@ pub struct GoldMention {
 impl GoldMention {
     pub fn width(&self) -> usize {
         self.last + 1 - self.first
+    }
+
+    /// One sentence's spans (end exclusive, as the readers give them) as gold mentions, types
+    /// looked up in `types` (index = type id).
+    pub fn from_spans(spans: &[Span], types: &[String]) -> Result<Vec<Self>, BinderError> {
+        spans
+            .iter()
+            .map(|s| {
+                let ty = types.iter().position(|t| *t == s.label).ok_or_else(|| {
+                    BinderError::UnknownLabel {
+                        label: s.label.clone(),
+                    }
+                })?;
+                if s.end <= s.start {
+                    return Err(BinderError::EmptySpan { start: s.start });
+                }
+                Ok(GoldMention {
+                    ty,
+                    first: s.start,
+                    last: s.end - 1,
+                })
+            })
+            .collect()
     }
 }
 
@@ -61,6 +85,10 @@ pub enum BinderError {
         last: usize,
         len: usize,
     },
+    #[error("entity type `{label}` is not one of the head's types")]
+    UnknownLabel { label: String },
+    #[error("an empty span at {start}")]
+    EmptySpan { start: usize },
 }
 
 /// The loss's term weights (reference defaults).

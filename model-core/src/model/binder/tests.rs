@@ -266,6 +266,32 @@ fn binder_gold_that_does_not_fit_is_an_error() {
 }
 
 #[test]
+fn binder_gold_from_reader_spans() {
+    use crate::data::Span;
+    let types = ["LOC".to_string(), "ORG".to_string()];
+    let span = |start, end, label: &str| Span {
+        start,
+        end,
+        label: label.to_string(),
+    };
+    let gold = GoldMention::from_spans(&[span(0, 4, "ORG"), span(0, 2, "LOC")], &types).unwrap();
+    assert_eq!(gold, [gm(1, 0, 3), gm(0, 0, 1)]);
+    let err = GoldMention::from_spans(&[span(0, 1, "PER")], &types).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entity type `PER` is not one of the head's types"
+    );
+    let back = ScoredSpan {
+        ty: 1,
+        start: 0,
+        end: 4,
+        score: 1.0,
+        threshold: 0.0,
+    };
+    assert_eq!(back.to_span(&types), span(0, 4, "ORG"));
+}
+
+#[test]
 fn binder_gradients_reach_every_projection() {
     let device = Device::flex().autodiff();
     device.seed(6);
@@ -352,6 +378,42 @@ mod fitting {
             .into_iter()
             .map(|s| s.into_iter().map(|x| (x.ty, x.start, x.end)).collect())
             .collect()
+    }
+
+    /// Reader → gold → fit → nested decoding → span metrics: the fixture is fitted exactly.
+    #[test]
+    fn binder_fits_a_nested_jsonl_fixture() {
+        use crate::data::{Span, parse_span_jsonl, span_types};
+        use crate::metrics::evaluate_spans;
+        let fixture = concat!(
+            r#"{"text": "北京大学", "spans": [{"start": 0, "end": 4, "type": "ORG"}, {"start": 0, "end": 2, "type": "LOC"}]}"#,
+            "\n",
+            r#"{"text": "去上海", "label": [[1, 3, "LOC"]]}"#,
+            "\n",
+            r#"{"text": "你好", "label": {}}"#,
+            "\n"
+        );
+        let data = parse_span_jsonl(fixture, "fixture.jsonl").unwrap();
+        let types = span_types(&data);
+        let lengths: Vec<usize> = data.iter().map(|s| s.chars.len()).collect();
+        let gold: Vec<Vec<GoldMention>> = data
+            .iter()
+            .map(|s| GoldMention::from_spans(&s.spans, &types).unwrap())
+            .collect();
+        let (head, reps, _, _) = fit(&lengths, &gold, 200);
+        let scores = head.forward(reps, &lengths);
+        let dims = scores.dims();
+        let pred: Vec<Vec<Span>> =
+            decode_batch(&host(scores.span), dims, &lengths, Decoding::Nested)
+                .iter()
+                .map(|s| s.iter().map(|x| x.to_span(&types)).collect())
+                .collect();
+        let gold_spans: Vec<Vec<Span>> = data.into_iter().map(|s| s.spans).collect();
+        let r = evaluate_spans(&gold_spans, &pred, &lengths).unwrap();
+        assert_eq!(
+            (r.overall.correct, r.overall.predicted, r.overall.gold),
+            (3, 3, 3)
+        );
     }
 
     #[test]
