@@ -10,6 +10,7 @@
 //!
 //! `L = w_mention · mean_mentions(0.2 L^s + 0.2 L^e + 0.6 L^sp)
 //!    + w_threshold · mean_(b,t)(0.2 L^s_thr + 0.2 L^e_thr + 0.6 L^sp_thr)`, both weights 0.5.
+//!
 //! A batch without mentions trains the threshold term only (the reference drops such chunks;
 //! here sentences without entities are kept).
 //!

@@ -118,7 +118,10 @@ fn binder_scales_are_capped() {
 /// Random scores (masked entries random too: the loss must ignore them), with: a sentence
 /// without entities, two gold spans of type 0 in one sentence, a type-1 gold nested in a type-0
 /// one (a negative for type 0), type 2 absent from the batch, and a gold wider than K.
-fn random_case(seed: u64) -> (Vec<usize>, Vec<Vec<GoldMention>>, SpanDims, [Vec<f32>; 3]) {
+/// Lengths, gold, dims and host start / end / span scores.
+type Case = (Vec<usize>, Vec<Vec<GoldMention>>, SpanDims, [Vec<f32>; 3]);
+
+fn random_case(seed: u64) -> Case {
     let lengths = vec![6, 0, 4, 5];
     let gold = vec![
         vec![gm(0, 0, 2), gm(0, 4, 5), gm(1, 1, 1), gm(0, 4, 5)],
