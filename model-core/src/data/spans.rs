@@ -414,3 +414,63 @@ mod tests {
         assert_eq!(span_types(&[s]), ["LOC", "PER"]);
     }
 }
+
+/// Property tests: whatever the records, the reader returns spans inside their text or an error
+/// naming the file and a line inside it; it never panics.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Records of the three forms with arbitrary offsets, plus broken lines.
+    fn record() -> impl Strategy<Value = String> {
+        let text = "[北京张三a，]{0,8}";
+        let off = prop_oneof![8 => 0u64..10, 1 => Just(u64::MAX), 1 => Just(1u64 << 40)];
+        prop_oneof![
+            3 => (text, prop::collection::vec((off.clone(), off.clone()), 0..3)).prop_map(|(t, v)| {
+                let spans: Vec<String> = v
+                    .iter()
+                    .map(|(s, e)| format!("{{\"start\": {s}, \"end\": {e}, \"type\": \"X\"}}"))
+                    .collect();
+                format!("{{\"text\": \"{t}\", \"spans\": [{}]}}", spans.join(", "))
+            }),
+            3 => (text, prop::collection::vec((off.clone(), off.clone()), 0..3)).prop_map(|(t, v)| {
+                let l: Vec<String> = v.iter().map(|(s, e)| format!("[{s}, {e}, \"Y\"]")).collect();
+                format!("{{\"text\": \"{t}\", \"label\": [{}]}}", l.join(", "))
+            }),
+            3 => (text, "[北京张三a]{0,3}", off.clone(), off).prop_map(|(t, m, s, e)| {
+                format!("{{\"text\": \"{t}\", \"label\": {{\"Z\": {{\"{m}\": [[{s}, {e}]]}}}}}}")
+            }),
+            1 => "[^\\n]{0,16}",
+            1 => Just(String::new()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn spans_jsonl_never_panics_and_errors_name_a_line(
+            lines in prop::collection::vec(record(), 0..12)
+        ) {
+            let text = lines.join("\n");
+            match parse_span_jsonl(&text, "p.jsonl") {
+                Ok(sentences) => {
+                    for s in &sentences {
+                        prop_assert!(s.line >= 1 && s.line <= lines.len());
+                        for x in &s.spans {
+                            prop_assert!(x.start < x.end && x.end <= s.chars.len());
+                        }
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    let line: usize = msg
+                        .strip_prefix("p.jsonl:")
+                        .and_then(|r| r.split(':').next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    prop_assert!(line >= 1 && line <= lines.len().max(1), "{}", msg);
+                }
+            }
+        }
+    }
+}
