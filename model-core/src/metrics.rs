@@ -1,7 +1,13 @@
 //! Entity-level evaluation: conlleval's micro P/R/F1, per type, Span F, Type Acc, and F1 by
 //! sentence length and by mention kind (Weibo's `.NAM` vs `.NOM`).
+//!
+//! Tag sequences ([`evaluate`]) and span sets ([`evaluate_spans`], nested output included) are
+//! scored by the same rules: each sentence's gold and predicted spans are sets (type, start,
+//! end); an exact match needs all three. Span F compares the sets of boundaries (type ignored),
+//! and Type Acc is the share of predictions on gold boundaries that also have the gold type.
+//! For flat spans (no two share boundaries) these are conlleval's counts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
 
 use crate::data::{Span, tags_to_spans};
@@ -63,6 +69,8 @@ pub struct Report {
     pub by_suffix: BTreeMap<String, Prf>,
     pub(crate) sentences: usize,
     pub(crate) tokens: usize,
+    /// Percent of tokens whose tag is right; 0 for span input ([`evaluate_spans`]), which has
+    /// no tags.
     pub(crate) token_accuracy: f64,
 }
 
@@ -85,6 +93,8 @@ pub enum MetricsError {
         gold: usize,
         pred: usize,
     },
+    #[error("{sentences} sentences but {lengths} sentence lengths")]
+    LengthCount { sentences: usize, lengths: usize },
 }
 
 /// Scores per-sentence tag sequences (any scheme; spans come from [`tags_to_spans`]).
@@ -112,6 +122,32 @@ pub(crate) fn evaluate<S: AsRef<str>>(
     Ok(tally.report())
 }
 
+/// Scores per-sentence span sets, which may overlap (nested NER); `lengths` are the sentences'
+/// lengths in chars (for the length buckets and the token count). Duplicate spans count once.
+pub fn evaluate_spans(
+    gold: &[Vec<Span>],
+    pred: &[Vec<Span>],
+    lengths: &[usize],
+) -> Result<Report, MetricsError> {
+    if gold.len() != pred.len() {
+        return Err(MetricsError::SentenceCount {
+            gold: gold.len(),
+            pred: pred.len(),
+        });
+    }
+    if gold.len() != lengths.len() {
+        return Err(MetricsError::LengthCount {
+            sentences: gold.len(),
+            lengths: lengths.len(),
+        });
+    }
+    let mut tally = Tally::default();
+    for ((g, p), &len) in gold.iter().zip(pred).zip(lengths) {
+        tally.add_spans(g, p, len);
+    }
+    Ok(tally.report())
+}
+
 #[derive(Clone, Copy, Default)]
 struct Counts {
     correct: usize,
@@ -130,6 +166,8 @@ struct Tally {
     overall: Counts,
     per_type: BTreeMap<String, Counts>,
     span: Counts,
+    /// Predictions (typed) whose boundaries are gold boundaries: Type Acc's denominator.
+    on_gold_bounds: usize,
     by_length: [Option<Counts>; LENGTH_BUCKETS.len()],
     by_suffix: BTreeMap<String, Counts>,
     sentences: usize,
@@ -143,21 +181,26 @@ fn suffix(label: &str) -> Option<&str> {
 
 impl Tally {
     fn add_sentence<S: AsRef<str>>(&mut self, gold: &[S], pred: &[S]) {
-        self.sentences += 1;
-        self.tokens += gold.len();
         self.correct_tokens += gold
             .iter()
             .zip(pred)
             .filter(|(g, p)| g.as_ref() == p.as_ref())
             .count();
+        self.add_spans(&tags_to_spans(gold), &tags_to_spans(pred), gold.len());
+    }
 
-        let gold_spans = tags_to_spans(gold);
-        let pred_spans = tags_to_spans(pred);
-        let bucket = self.by_length[length_bucket(gold.len())].get_or_insert_default();
-        let exact: HashSet<&Span> = gold_spans.iter().collect();
-        let bounds: HashSet<(usize, usize)> = gold_spans.iter().map(|s| (s.start, s.end)).collect();
+    fn add_spans(&mut self, gold: &[Span], pred: &[Span], len: usize) {
+        self.sentences += 1;
+        self.tokens += len;
+        let gold: BTreeSet<&Span> = gold.iter().collect();
+        let pred: BTreeSet<&Span> = pred.iter().collect();
+        let bucket = self.by_length[length_bucket(len)].get_or_insert_default();
+        let bounds = |spans: &BTreeSet<&Span>| -> HashSet<(usize, usize)> {
+            spans.iter().map(|s| (s.start, s.end)).collect()
+        };
+        let (gold_bounds, pred_bounds) = (bounds(&gold), bounds(&pred));
 
-        for span in &gold_spans {
+        for span in &gold {
             for counts in counters(
                 &mut self.overall,
                 bucket,
@@ -168,8 +211,8 @@ impl Tally {
                 counts.gold += 1;
             }
         }
-        for span in &pred_spans {
-            let hit = exact.contains(span);
+        for span in &pred {
+            let hit = gold.contains(span);
             for counts in counters(
                 &mut self.overall,
                 bucket,
@@ -180,10 +223,11 @@ impl Tally {
                 counts.predicted += 1;
                 counts.correct += usize::from(hit);
             }
-            self.span.correct += usize::from(bounds.contains(&(span.start, span.end)));
+            self.on_gold_bounds += usize::from(gold_bounds.contains(&(span.start, span.end)));
         }
-        self.span.predicted += pred_spans.len();
-        self.span.gold += gold_spans.len();
+        self.span.correct += pred_bounds.intersection(&gold_bounds).count();
+        self.span.predicted += pred_bounds.len();
+        self.span.gold += gold_bounds.len();
     }
 
     fn report(self) -> Report {
@@ -193,8 +237,8 @@ impl Tally {
             overall: self.overall.prf(),
             per_type: to_prf(self.per_type),
             span: self.span.prf(),
-            // Spans never overlap, so every exact hit is also a boundary hit.
-            type_accuracy: percent(self.overall.correct, self.span.correct),
+            // Every exact hit is on gold boundaries.
+            type_accuracy: percent(self.overall.correct, self.on_gold_bounds),
             by_length: LENGTH_BUCKETS
                 .iter()
                 .zip(self.by_length)
@@ -418,6 +462,81 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("sentence 1"), "{err}");
+    }
+
+    fn sp(start: usize, end: usize, label: &str) -> Span {
+        Span {
+            start,
+            end,
+            label: label.to_string(),
+        }
+    }
+
+    #[test]
+    fn nested_spans_scores() {
+        let gold = [
+            vec![sp(0, 4, "ORG"), sp(0, 2, "LOC"), sp(4, 6, "TITLE")],
+            vec![],
+        ];
+        // An exact nested pair, a wrong type on gold boundaries, a wrong boundary, a duplicate.
+        let pred = [
+            vec![
+                sp(0, 4, "ORG"),
+                sp(0, 2, "LOC"),
+                sp(0, 2, "PER"),
+                sp(1, 3, "LOC"),
+                sp(0, 4, "ORG"),
+            ],
+            vec![],
+        ];
+        let r = evaluate_spans(&gold, &pred, &[6, 25]).unwrap();
+        assert_prf(&r.overall, (2, 4, 3), 50.0, 200.0 / 3.0, 400.0 / 7.0);
+        assert_prf(&r.per_type["LOC"], (1, 2, 1), 50.0, 100.0, 200.0 / 3.0);
+        assert_prf(&r.per_type["ORG"], (1, 1, 1), 100.0, 100.0, 100.0);
+        assert_prf(&r.per_type["PER"], (0, 1, 0), 0.0, 0.0, 0.0);
+        assert_prf(&r.per_type["TITLE"], (0, 0, 1), 0.0, 0.0, 0.0);
+        // Boundaries as sets: gold {0..4, 0..2, 4..6}, predicted {0..4, 0..2, 1..3}.
+        assert_prf(&r.span, (2, 3, 3), 200.0 / 3.0, 200.0 / 3.0, 200.0 / 3.0);
+        // Three predictions sit on gold boundaries, two of them with the gold type.
+        assert!(close(r.type_accuracy, 200.0 / 3.0), "{}", r.type_accuracy);
+        assert_eq!((r.sentences, r.tokens, r.token_accuracy), (2, 31, 0.0));
+        let names: Vec<&str> = r.by_length.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["1-20", "21-40"]);
+    }
+
+    #[test]
+    fn flat_spans_score_like_their_tags() {
+        let gold = [seq("B-PER I-PER O B-LOC O"), seq("B-ORG I-ORG I-ORG O")];
+        let pred = [seq("B-PER I-PER O B-ORG O"), seq("B-ORG I-ORG O B-PER")];
+        let spans = |s: &[Vec<String>]| s.iter().map(|t| tags_to_spans(t)).collect::<Vec<_>>();
+        let r = evaluate_spans(&spans(&gold), &spans(&pred), &[5, 4]).unwrap();
+        let t = mixed();
+        assert_eq!(
+            (&r.overall, &r.per_type, &r.span, &r.by_suffix),
+            (&t.overall, &t.per_type, &t.span, &t.by_suffix)
+        );
+        assert_eq!(r.by_length, t.by_length);
+        assert_eq!(
+            (r.type_accuracy, r.sentences, r.tokens),
+            (t.type_accuracy, 2, 9)
+        );
+    }
+
+    #[test]
+    fn span_input_shape_mismatches_are_errors() {
+        let one = [vec![sp(0, 1, "A")]];
+        assert_eq!(
+            evaluate_spans(&one, &[], &[3]).unwrap_err(),
+            MetricsError::SentenceCount { gold: 1, pred: 0 }
+        );
+        let err = evaluate_spans(&one, &one, &[]).unwrap_err();
+        assert_eq!(
+            err,
+            MetricsError::LengthCount {
+                sentences: 1,
+                lengths: 0
+            }
+        );
     }
 
     #[test]

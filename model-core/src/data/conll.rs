@@ -100,7 +100,12 @@ pub fn read_conll(path: &std::path::Path) -> Result<Vec<Sentence>, DataError> {
 
 /// [`parse_conll`] on raw bytes: invalid UTF-8 is an error naming its line.
 pub fn parse_conll_bytes(bytes: &[u8], source: &str) -> Result<Vec<Sentence>, DataError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    parse_conll(utf8(bytes, source)?, source)
+}
+
+/// `bytes` as text; invalid UTF-8 is an error naming its line.
+pub(super) fn utf8<'a>(bytes: &'a [u8], source: &str) -> Result<&'a str, DataError> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
@@ -109,8 +114,7 @@ pub fn parse_conll_bytes(bytes: &[u8], source: &str) -> Result<Vec<Sentence>, Da
             file: source.to_string(),
             line,
         }
-    })?;
-    parse_conll(text, source)
+    })
 }
 
 /// Writes `char gold pred` lines, a blank line after each sentence: conlleval's input.

@@ -33,6 +33,22 @@ pub enum DataError {
     #[error("{file}:{line}: invalid UTF-8")]
     InvalidUtf8 { file: String, line: usize },
 
+    #[error("{file}:{line}: invalid JSON: {error}")]
+    Json {
+        file: String,
+        line: usize,
+        error: String,
+    },
+
+    /// A JSON record whose `field` (a path such as `spans[2].end`) is missing or wrong.
+    #[error("{file}:{line}: field `{field}`: {reason}")]
+    Field {
+        file: String,
+        line: usize,
+        field: String,
+        reason: String,
+    },
+
     #[error("{file}:{line}: no sentences")]
     Empty { file: String, line: usize },
 

@@ -3,11 +3,15 @@
 mod conll;
 mod error;
 mod scheme;
+mod spans;
 
 #[cfg(feature = "native")]
 pub use conll::read_conll;
 pub use conll::{Sentence, parse_conll, parse_conll_bytes, write_conll_triples};
 pub use error::DataError;
+#[cfg(feature = "native")]
+pub use spans::read_span_jsonl;
+pub use spans::{SpanSentence, longest_span, parse_span_jsonl, parse_span_jsonl_bytes, span_types};
 
 /// A file's bytes, gunzipped when its name ends in `.gz` (MSRA's train split, the lexicon).
 #[cfg(feature = "native")]

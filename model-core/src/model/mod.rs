@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod binder;
 pub mod crf;
 pub mod embedding;
 pub mod encoder;
@@ -12,6 +13,7 @@ pub mod tagger;
 
 pub use attention::{RelativeAttention, RelativeAttentionConfig, RelativePositions};
 pub use bert::{Bert, BertConfig, BertError};
+pub use binder::{BinderConfig, BinderHead};
 pub use crf::{Crf, CrfConfig, CrfConstraints};
 pub use embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
