@@ -69,7 +69,7 @@ pub struct Batch {
     pub(crate) pad: Tensor<2, Bool>,
     pub(crate) lengths: Vec<usize>,
     pub(crate) tags: Vec<Vec<usize>>,
-    pub(crate) classes: Vec<Vec<usize>>,
+    pub classes: Vec<Vec<usize>>,
     /// Pretrained-encoder input `[batch, len + 2]` (`[CLS] chars [SEP]`, then padding) and its
     /// padding mask; `None` when the examples carry no such ids.
     pub(crate) bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
@@ -207,7 +207,7 @@ impl Batch {
 
     /// The same batch without autodiff, for an inference copy of the model (a frozen encoder):
     /// the tensors move over, nothing (the lattice's distance pairs included) is rebuilt.
-    pub(crate) fn without_autodiff(&self) -> Self {
+    pub fn without_autodiff(&self) -> Self {
         Self {
             chars: self.chars.clone().inner(),
             bigrams: self.bigrams.clone().inner(),
@@ -264,4 +264,26 @@ pub(crate) fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize
         .chunks(batch_size.max(1))
         .map(<[usize]>::to_vec)
         .collect()
+}
+
+/// Indices of `lens` grouped by length (sorted) into batches whose padded size — sentences × the
+/// longest — stays within `budget` tokens; a sentence longer than the budget is a batch alone.
+/// Short sentences then come in many per batch, long ones in few, so every step has about the
+/// same work (what a GPU needs to stay busy).
+pub(crate) fn token_buckets(lens: &[usize], budget: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| (lens[i], i));
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted ascending: the newcomer is the longest of the batch.
+        if !current.is_empty() && (current.len() + 1) * lens[i].max(1) > budget {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
 }

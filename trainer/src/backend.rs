@@ -7,8 +7,11 @@ use burn::prelude::*;
 pub enum Backend {
     /// Burn's Flex CPU backend (always built).
     Cpu,
-    /// wgpu: Vulkan, Metal or DirectX (build with `--features wgpu`).
+    /// wgpu: Vulkan, Metal or DirectX, kernels in WGSL (build with `--features wgpu`).
     Wgpu,
+    /// wgpu pinned to Vulkan, kernels in SPIR-V with tensor-core matmuls where the GPU has them
+    /// (build with `--features vulkan`).
+    Vulkan,
     /// CUDA (build with `--features cuda`).
     Cuda,
 }
@@ -18,6 +21,7 @@ impl Backend {
         match self {
             Backend::Cpu => "cpu (flex)",
             Backend::Wgpu => "wgpu",
+            Backend::Vulkan => "vulkan",
             Backend::Cuda => "cuda",
         }
     }
@@ -27,16 +31,25 @@ impl Backend {
         match self {
             Backend::Cpu => "cpu",
             Backend::Wgpu => "wgpu",
+            Backend::Vulkan => "vulkan",
             Backend::Cuda => "cuda",
         }
+    }
+
+    /// Whether the device is a GPU's (or an emulated one's): the training step then keeps
+    /// everything on the device (see `model_core::train`).
+    pub fn is_gpu(self) -> bool {
+        self != Backend::Cpu
     }
 
     pub fn device(self) -> Result<Device> {
         match self {
             Backend::Cpu => Ok(Device::flex()),
-            #[cfg(feature = "wgpu")]
+            #[cfg(any(feature = "backend-wgpu", feature = "backend-vulkan"))]
             Backend::Wgpu => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
-            #[cfg(feature = "cuda")]
+            #[cfg(feature = "backend-vulkan")]
+            Backend::Vulkan => Ok(Device::vulkan(DeviceKind::DefaultDevice)),
+            #[cfg(feature = "backend-cuda")]
             Backend::Cuda => Ok(Device::cuda(0)),
             #[allow(unreachable_patterns)]
             other => bail!(

@@ -11,7 +11,7 @@ pub mod step;
 
 pub use optim::{apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};
-pub use schedule::{epoch_batches, epoch_rng, epoch_seed, learning_rate, length_pooled};
+pub use schedule::{BatchSize, epoch_batches, epoch_rng, epoch_seed, learning_rate, length_pooled};
 pub use stage::{JointConfig, OptimizerKind, StageConfig};
 pub use step::{
     Frozen, LossSetup, StepLoss, phase_loss, token_classes, token_dropout, train_batch,

@@ -3,7 +3,7 @@
 
 use super::recipe::Phase;
 use super::stage::StageConfig;
-use crate::batch::{Example, length_buckets};
+use crate::batch::{Example, length_buckets, token_buckets};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -29,16 +29,45 @@ pub fn epoch_rng(run_seed: u64, phase: Phase, epoch: usize) -> StdRng {
     StdRng::seed_from_u64(epoch_seed(run_seed, phase, epoch))
 }
 
-/// Indices `0..lens.len()` in batches of at most `batch_size` (> 0) of similar length, in a seeded
-/// random order: shuffle, sort by length within pools of 50 batches (little padding, still
-/// random), then shuffle the batches.
-pub fn length_pooled(lens: &[usize], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+/// How many sentences make a batch: a fixed count, or as many as fit a budget of padded tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchSize {
+    Sentences(usize),
+    Tokens(usize),
+}
+
+impl From<usize> for BatchSize {
+    fn from(n: usize) -> Self {
+        BatchSize::Sentences(n)
+    }
+}
+
+/// Indices `0..lens.len()` in batches of similar length, in a seeded random order: shuffle, sort
+/// by length within pools of about 50 batches (little padding, still random), then shuffle the
+/// batches.
+pub fn length_pooled(
+    lens: &[usize],
+    size: impl Into<BatchSize>,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
+    let size = size.into();
     let mut order: Vec<usize> = (0..lens.len()).collect();
     order.shuffle(rng);
+    let pool_len = match size {
+        BatchSize::Sentences(n) => n.max(1) * 50,
+        BatchSize::Tokens(budget) => {
+            let mean = lens.iter().sum::<usize>().max(1) as f64 / lens.len().max(1) as f64;
+            ((budget as f64 / mean).ceil() as usize).max(1) * 50
+        }
+    };
     let mut batches = Vec::new();
-    for pool in order.chunks(batch_size * 50) {
+    for pool in order.chunks(pool_len) {
         let pool_lens: Vec<usize> = pool.iter().map(|&i| lens[i]).collect();
-        for b in length_buckets(&pool_lens, batch_size) {
+        let buckets = match size {
+            BatchSize::Sentences(n) => length_buckets(&pool_lens, n),
+            BatchSize::Tokens(budget) => token_buckets(&pool_lens, budget),
+        };
+        for b in buckets {
             batches.push(b.into_iter().map(|k| pool[k]).collect::<Vec<_>>());
         }
     }
@@ -47,9 +76,13 @@ pub fn length_pooled(lens: &[usize], batch_size: usize, rng: &mut StdRng) -> Vec
 }
 
 /// An epoch's batches of `examples` ([`length_pooled`] over their lengths).
-pub fn epoch_batches(examples: &[Example], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+pub fn epoch_batches(
+    examples: &[Example],
+    size: impl Into<BatchSize>,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
     let lens: Vec<usize> = examples.iter().map(Example::len).collect();
-    length_pooled(&lens, batch_size, rng)
+    length_pooled(&lens, size, rng)
 }
 
 #[cfg(test)]
@@ -120,5 +153,31 @@ mod tests {
             epoch_seed(7, Phase::Tagging, 0),
             epoch_seed(8, Phase::Tagging, 0)
         );
+    }
+
+    #[test]
+    fn a_token_budget_bounds_each_batchs_padded_size_and_covers_every_sentence() {
+        let lens: Vec<usize> = (0..300).map(|i| 1 + (i * 37) % 120).collect();
+        let mut rng = epoch_rng(3, Phase::Contrast, 0);
+        let batches = length_pooled(&lens, BatchSize::Tokens(600), &mut rng);
+        let mut seen: Vec<usize> = batches.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..300).collect::<Vec<_>>());
+        for b in &batches {
+            let longest = b.iter().map(|&i| lens[i]).max().unwrap();
+            assert!(b.len() * longest <= 600, "{} × {longest}", b.len());
+        }
+        // Short sentences come many to a batch, long ones few.
+        let batch_of = |i: usize| batches.iter().find(|b| b.contains(&i)).unwrap().len();
+        let shortest = (0..300).min_by_key(|&i| lens[i]).unwrap();
+        let longest = (0..300).max_by_key(|&i| lens[i]).unwrap();
+        assert!(batch_of(shortest) >= 20 && batch_of(longest) <= 5);
+        // A sentence longer than the budget still trains, alone.
+        let lone = length_pooled(&[5, 700, 5], BatchSize::Tokens(600), &mut rng);
+        assert!(lone.contains(&vec![1]));
+        // A count reproduces the sentence batches exactly.
+        let by_count =
+            |size: BatchSize| length_pooled(&lens, size, &mut epoch_rng(3, Phase::Tagging, 1));
+        assert_eq!(by_count(BatchSize::Sentences(10)), by_count(10.into()));
     }
 }

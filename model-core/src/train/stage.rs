@@ -14,6 +14,10 @@ pub enum OptimizerKind {
 pub struct StageConfig {
     pub epochs: usize,
     pub batch_size: usize,
+    /// Batches by a budget of padded tokens (sentences × the longest) instead of `batch_size`
+    /// sentences; 0 = off. A GPU wants large, even batches: e.g. 4096.
+    #[serde(default)]
+    pub batch_tokens: usize,
     pub lr: f64,
     #[serde(default = "default_optimizer")]
     pub(crate) optimizer: OptimizerKind,
@@ -75,6 +79,7 @@ impl StageConfig {
         Self {
             epochs: 30,
             batch_size: 20,
+            batch_tokens: 0,
             lr: 1e-3,
             optimizer: OptimizerKind::Adamw,
             momentum: 0.9,
@@ -95,6 +100,14 @@ impl StageConfig {
             patience: 15,
             epochs: 50,
             ..Self::stage1()
+        }
+    }
+
+    /// How the phase's batches are cut.
+    pub fn batch(&self) -> super::BatchSize {
+        match self.batch_tokens {
+            0 => super::BatchSize::Sentences(self.batch_size),
+            n => super::BatchSize::Tokens(n),
         }
     }
 

@@ -73,7 +73,7 @@ impl StepLoss {
     /// The loss value (reads the device term back synchronously).
     pub fn value(&self) -> f64 {
         match &self.device {
-            Some((w, t)) => self.host + w * t.clone().into_scalar::<f32>() as f64,
+            Some((w, t)) => self.host + w * crate::host::tensor_values(t.clone())[0] as f64,
             None => self.host,
         }
     }

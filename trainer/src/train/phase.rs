@@ -148,7 +148,7 @@ impl Trainer<'_> {
         let steps_per_epoch = examples.len().div_ceil(s.batch_size);
         let mut rng = epoch_rng(self.state.seed, phase, epoch);
         self.ad.seed(epoch_seed(self.state.seed, phase, epoch));
-        let batches = epoch_batches(examples, s.batch_size, &mut rng);
+        let batches = epoch_batches(examples, s.batch(), &mut rng);
         // The pretrained character encoder is frozen in stage 1 (as in the paper) and when its
         // rate scale is 0.
         let scale = self.cfg.model.char_encoder_lr_scale;
