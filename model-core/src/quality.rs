@@ -45,6 +45,25 @@ fn unit_rows(data: &[f32], d: usize) -> Vec<f32> {
     out
 }
 
+/// `a · b` summed in f64 (four running sums: the trainer scores thousands of dev tokens against
+/// each other every stage-1 epoch; the page sums in one, a difference of rounding only).
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| x as f64 * y as f64)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for t in 0..4 {
+            acc[t] += x[t] as f64 * y[t] as f64;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Indices of the `k` largest of `sims`, largest first, earlier indices first among equals.
 fn nearest(sims: &[f32], k: usize) -> Vec<usize> {
     let by_sim = |a: &usize, b: &usize| sims[*b].total_cmp(&sims[*a]);
@@ -99,12 +118,7 @@ pub fn cluster_quality(
         let mut sum = vec![0f64; n_classes];
         let row_i = &norm[i * d..(i + 1) * d];
         for j in 0..n {
-            let row_j = &norm[j * d..(j + 1) * d];
-            let s: f64 = row_i
-                .iter()
-                .zip(row_j)
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
+            let s = dot(row_i, &norm[j * d..(j + 1) * d]);
             sims[j] = if j == i { f32::NEG_INFINITY } else { s as f32 };
             if j != i {
                 sum[classes[j]] += 1.0 - s;

@@ -161,6 +161,71 @@ mod tests {
         assert_eq!(p.targets.get("resume"), Some(&94.5));
     }
 
+    /// A committed plan with every config it names loaded (`extends` resolved, values validated);
+    /// returns the plan and the configs' data set names.
+    fn load_committed(name: &str) -> (Plan, Vec<String>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let p = Plan::load(&root.join(format!("experiments/{name}.toml"))).expect("plan loads");
+        let names = p
+            .datasets
+            .iter()
+            .map(|d| {
+                crate::config::RunConfig::load(&root.join(&d.config))
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", d.config.display()))
+                    .name
+            })
+            .collect();
+        (p, names)
+    }
+
+    #[test]
+    fn the_robust_search_plan_loads_every_point_and_compares_each_with_its_base() {
+        let (p, names) = load_committed("robust-search");
+        // 2 data sets × (base nerco + no-contrast, 4 points) × 3 seeds.
+        assert_eq!(p.cells().len(), 2 * (2 + 4) * 3);
+        assert!(p.seeds.len() >= 3);
+        // The report groups runs by data set name: one name per point.
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for (variant, base) in &p.variants {
+            assert!(
+                names.contains(variant) && names.contains(base),
+                "{variant} = {base}"
+            );
+        }
+        assert_eq!(p.variants.len(), names.len() - 2);
+    }
+
+    #[test]
+    fn the_data_size_plan_loads_with_nested_limits_for_both_recipes() {
+        let (p, names) = load_committed("data-size");
+        assert_eq!(p.cells().len(), 2 * 4 * 2 * 3);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let limits: Vec<usize> = p
+            .datasets
+            .iter()
+            .map(|d| {
+                crate::config::RunConfig::load(&root.join(&d.config))
+                    .unwrap()
+                    .data
+                    .train_limit
+            })
+            .collect();
+        assert_eq!(limits, [100, 300, 1000, 0, 100, 300, 1000, 0]);
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("resume") || n.starts_with("weibo"))
+        );
+        assert!(
+            p.datasets
+                .iter()
+                .all(|d| d.recipes == [Recipe::Nerco, Recipe::NoContrast])
+        );
+    }
+
     #[test]
     fn unknown_keys_and_recipes_are_errors_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();

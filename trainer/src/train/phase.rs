@@ -61,6 +61,18 @@ struct EpochSetup {
 }
 
 impl EpochSetup {
+    /// The log's note on what stage 2 keeps of stage 1 this epoch (empty at the defaults).
+    fn describe(&self, phase: Phase) -> String {
+        let mut out = String::new();
+        if phase == Phase::Tagging && !self.head_only && self.encoder_scale != 1.0 {
+            out += &format!(", encoder ×{:.3}", self.encoder_scale);
+        }
+        if phase == Phase::Tagging && self.contrast_weight > 0.0 {
+            out += &format!(", aux InfoNCE ×{:.3}", self.contrast_weight);
+        }
+        out
+    }
+
     /// The step's rates at the scheduled `lr`. The encoder's gradients are split off only at a
     /// scale strictly between 0 and 1 or above (at 0 it is frozen and has none), so the defaults
     /// step exactly as before.
@@ -97,8 +109,21 @@ fn dev_contrastive_loss(
     }
 }
 
+/// At most this many dev tokens enter the cluster quality (its cost grows with their square:
+/// all 13,890 of Resume's took ≈ 40 s per stage-1 epoch).
+const QUALITY_MAX_TOKENS: usize = 6000;
+
+/// Every k-th example, k = ⌈tokens / `max_tokens`⌉ (about `max_tokens` tokens): whole
+/// sentences, evenly spread, the same every epoch.
+fn even_sample(examples: &[Example], max_tokens: usize) -> Vec<Example> {
+    let total: usize = examples.iter().map(Example::len).sum();
+    let k = total.div_ceil(max_tokens.max(1)).max(1);
+    examples.iter().step_by(k).cloned().collect()
+}
+
 /// The dev tokens' cluster quality under `select` (kNN purity or silhouette, higher is better;
-/// −∞ when dev has no entity token), on the model without dropout.
+/// −∞ when dev has no entity token), on the model without dropout, over an even sample of dev
+/// sentences ([`QUALITY_MAX_TOKENS`]).
 fn dev_cluster_quality(
     model: &Tagger,
     examples: &[Example],
@@ -107,8 +132,9 @@ fn dev_cluster_quality(
     device: &Device,
 ) -> Result<f64> {
     let model = model.valid();
+    let sample = even_sample(examples, QUALITY_MAX_TOKENS);
     let (mut data, mut classes, mut d) = (Vec::new(), Vec::new(), 0);
-    for bucket in encode_buckets(&model, examples, batch_size, device) {
+    for bucket in encode_buckets(&model, &sample, batch_size, device) {
         d = bucket.reps.dims()[1];
         data.extend(model_core::host::tensor_values(bucket.reps));
         classes.extend(token_classes(&bucket.batch));
@@ -178,7 +204,7 @@ impl Trainer<'_> {
             let stats;
             (model, stats) = self.run_epoch(model, &mut optim, phase, &s, &setup)?;
             let dev_score = self.dev_score(&model, phase, &s)?;
-            let improved = self.record_epoch(phase, &stats, dev_score, setup.head_only);
+            let improved = self.record_epoch(phase, &stats, dev_score, &setup);
             if improved {
                 save_model(&model, &best_path)?;
             }
@@ -323,8 +349,9 @@ impl Trainer<'_> {
         phase: Phase,
         st: &EpochStats,
         dev_score: f64,
-        head_only: bool,
+        es: &EpochSetup,
     ) -> bool {
+        let head_only = es.head_only;
         let log = EpochLog {
             phase,
             epoch: self.state.epoch + 1,
@@ -341,7 +368,7 @@ impl Trainer<'_> {
         };
         let improved = self.state.record_dev(dev_score, head_only);
         self.run.log(&format!(
-            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}{}",
+            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}{}{}",
             phase.name(),
             log.epoch,
             log.train_loss,
@@ -355,9 +382,28 @@ impl Trainer<'_> {
             st.seconds,
             log.tokens_per_second,
             st.lr,
-            if head_only { " (head only)" } else { "" }
+            if head_only { " (head only)" } else { "" },
+            es.describe(phase)
         ));
         self.state.history.push(log);
         improved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quality_sample_takes_every_kth_sentence_for_about_the_token_budget() {
+        let ex = |n: usize| Example {
+            chars: vec![5; n],
+            ..Default::default()
+        };
+        let examples: Vec<Example> = (0..10).map(|i| ex(10 + i)).collect(); // 145 tokens
+        let lens = |s: &[Example]| s.iter().map(Example::len).collect::<Vec<_>>();
+        assert_eq!(lens(&even_sample(&examples, 1000)), lens(&examples));
+        // 145 tokens for 50: every ⌈145 / 50⌉ = 3rd sentence.
+        assert_eq!(lens(&even_sample(&examples, 50)), [10, 13, 16, 19]);
     }
 }
