@@ -16,7 +16,7 @@ use model_core::infer::forward::encode_buckets;
 use model_core::loss::{Queries, info_nce};
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
-use model_core::quality::cluster_quality;
+use model_core::quality::{ClusterQuality, cluster_quality};
 use model_core::tags::NON_ENTITY;
 use model_core::train::{
     Frozen, LossSetup, Phase, Select, StageConfig, StepRates, apply_step, aux_weight,
@@ -121,14 +121,14 @@ fn even_sample(examples: &[Example], max_tokens: usize) -> Vec<Example> {
     examples.iter().step_by(k).cloned().collect()
 }
 
-/// The dev tokens' cluster quality under `select` (kNN purity or silhouette, higher is better;
-/// −∞ when dev has no entity token), on the model without dropout, over an even sample of dev
-/// sentences ([`QUALITY_MAX_TOKENS`]).
+/// The dev tokens' cluster quality, `pick`ed from kNN purity and silhouette (higher is better;
+/// −∞ when the sample has no entity token), on the model without dropout, over an even sample
+/// of dev sentences ([`QUALITY_MAX_TOKENS`]).
 fn dev_cluster_quality(
     model: &Tagger,
     examples: &[Example],
     batch_size: usize,
-    select: Select,
+    pick: fn(&ClusterQuality) -> f64,
     device: &Device,
 ) -> Result<f64> {
     let model = model.valid();
@@ -142,12 +142,7 @@ fn dev_cluster_quality(
     if classes.is_empty() {
         return Ok(f64::NEG_INFINITY);
     }
-    let q = cluster_quality(&data, d, &classes, Some(NON_ENTITY), 10)?;
-    let score = match select {
-        Select::KnnPurity => q.knn_purity,
-        Select::Silhouette => q.silhouette,
-        Select::Infonce => unreachable!("InfoNCE selection is not a cluster quality"),
-    };
+    let score = pick(&cluster_quality(&data, d, &classes, Some(NON_ENTITY), 10)?);
     Ok(if score.is_nan() {
         f64::NEG_INFINITY
     } else {
@@ -329,17 +324,25 @@ impl Trainer<'_> {
         )
     }
 
-    /// Stage 1: mean dev InfoNCE or the dev tokens' cluster quality (`select`); otherwise dev F1.
+    /// Stage 1: mean dev InfoNCE or the dev tokens' cluster quality (the run's `stage1.select`);
+    /// otherwise dev F1.
     fn dev_score(&self, model: &Tagger, phase: Phase, s: &StageConfig) -> Result<f64> {
-        let dev = &self.splits.dev_examples;
-        if phase == Phase::Contrast && s.select != Select::Infonce {
-            dev_cluster_quality(model, dev, s.batch_size, s.select, &self.device)
-        } else if phase == Phase::Contrast {
-            let q = self.state.recipe.queries();
-            Ok(dev_contrastive_loss(model, dev, s, q, &self.device))
-        } else {
-            let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
-            Ok(pipeline.score(&self.splits.dev)?.0.overall.f1)
+        let (dev, b, device) = (&self.splits.dev_examples, s.batch_size, &self.device);
+        match (phase, self.state.select) {
+            (Phase::Contrast, Select::Infonce) => {
+                let q = self.state.recipe.queries();
+                Ok(dev_contrastive_loss(model, dev, s, q, device))
+            }
+            (Phase::Contrast, Select::KnnPurity) => {
+                dev_cluster_quality(model, dev, b, |q| q.knn_purity, device)
+            }
+            (Phase::Contrast, Select::Silhouette) => {
+                dev_cluster_quality(model, dev, b, |q| q.silhouette, device)
+            }
+            _ => {
+                let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
+                Ok(pipeline.score(&self.splits.dev)?.0.overall.f1)
+            }
         }
     }
 
