@@ -402,4 +402,5 @@ pub(super) fn dev_search(md: &mut String, variants: &BTreeMap<String, String>, r
             fmt(&col(&mine, |x| x.dev_f1)),
         );
     }
+    md.push('\n');
 }
