@@ -263,3 +263,45 @@ fn an_experiment_grid_runs_in_parallel_then_skips_finished_runs() {
     assert!(again.status.success(), "{err}");
     assert_eq!(err.matches("done, skipped").count(), 4, "{err}");
 }
+
+/// Issue 16's options through `nerco train`: the stage-2 schedule shows in the log, the training
+/// subset has its size, and the `no-contrast` baseline trains exactly as without the options.
+#[test]
+fn the_stage_2_options_train_through_the_cli_and_leave_the_baseline_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |config: &str, recipe: &str, name: &str| {
+        let out = dir.path().join(name);
+        train(config, &out, &["--recipe", recipe, "--seed", "1"]);
+        read_json(&out.join("metrics.json"))
+    };
+    let nerco = run("configs/search/tiny-robust.toml", "nerco", "nerco");
+    let log = std::fs::read_to_string(dir.path().join("nerco/train.log")).unwrap();
+    assert!(log.contains("dev silhouette"), "{log}");
+    // Head-only epoch 0, then encoder 0.3 · 1/3, aux 0.5 · 0.7.
+    assert!(log.contains("encoder ×0.100, aux InfoNCE ×0.350"), "{log}");
+    assert_eq!(nerco["train_sentences"], 15);
+    // The same data and schedule without the stage-2 options: the baseline is unchanged.
+    let plain = dir.path().join("plain.toml");
+    let tiny = common::root().join("configs/tiny.toml");
+    std::fs::write(
+        &plain,
+        format!(
+            "extends = {:?}\nname = \"plain\"\n[data]\ntrain_limit = 15\n[stage2]\nepochs = 8\nhead_only_epochs = 1\n",
+            tiny.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let losses = |m: &Value| -> Vec<f64> {
+        let h = m["history"].as_array().unwrap();
+        h.iter()
+            .map(|e| e["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    let with = run("configs/search/tiny-robust.toml", "no-contrast", "with");
+    let without = run(plain.to_str().unwrap(), "no-contrast", "without");
+    assert_eq!(losses(&with), losses(&without));
+    assert_eq!(
+        with["test"]["overall"]["f1"],
+        without["test"]["overall"]["f1"]
+    );
+}

@@ -14,7 +14,7 @@ pub struct Example {
     pub tags: Vec<usize>,
     pub classes: Vec<usize>,
     /// Pretrained-encoder ids, `[CLS] chars [SEP]` (empty when the model has no such encoder).
-    pub(crate) bert: Vec<usize>,
+    pub bert: Vec<usize>,
     /// Lexicon words in the sentence, the lattice's extra tokens (empty unless FLAT).
     pub words: Vec<WordMatch>,
 }

@@ -54,6 +54,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod quality;
 pub mod tags;
 pub mod token_vocab;
 #[cfg(feature = "train")]

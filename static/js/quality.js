@@ -1,6 +1,9 @@
 // Cluster quality of an embedding sample, measured in the full hidden space (before any
 // projection). Pure: typed arrays in, numbers out, no DOM.
 
+// The same definition as model-core/src/quality.rs (the trainer selects stage-1 checkpoints by
+// it); tests/fixtures/quality.json pins both to the same numbers. Change them together.
+
 // Cosine kNN purity (k = 10) and silhouette of the entity tokens, clusters = Semantic Classes
 // (Non-Entity tokens are neighbours and a cluster, never queries). `data` is n × d row-major.
 export function clusterQuality(data, n, d, classes, k = 10) {

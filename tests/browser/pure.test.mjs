@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterQuality } from '../../static/js/quality.js';
 import { pca, placeByNeighbours, tsne } from '../../static/js/projection.js';
+import { readFileSync } from 'node:fs';
 
 // n points in d dimensions: class c sits around 5·e_c, plus a small deterministic wobble.
 function clusters(n, d, names) {
@@ -30,6 +31,14 @@ test('without entity tokens the quality is NaN, not an error', () => {
   const q = clusterQuality(new Float32Array(8), 4, 2, Array(4).fill('Non-Entity'));
   assert.equal(q.entityTokens, 0);
   assert.ok(Number.isNaN(q.knnPurity) && Number.isNaN(q.silhouette));
+});
+
+test('the committed fixture gives the numbers model-core gives (src/quality.rs reads it too)', () => {
+  const f = JSON.parse(readFileSync(new URL('../fixtures/quality.json', import.meta.url), 'utf8'));
+  const q = clusterQuality(Float32Array.from(f.data), f.n, f.d, f.classes);
+  assert.equal(q.entityTokens, f.expected.entityTokens);
+  assert.ok(Math.abs(q.knnPurity - f.expected.knnPurity) < 1e-9, String(q.knnPurity));
+  assert.ok(Math.abs(q.silhouette - f.expected.silhouette) < 1e-9, String(q.silhouette));
 });
 
 test('PCA finds the principal axes, largest variance first', () => {

@@ -34,6 +34,11 @@ pub struct DataConfig {
     /// Use only the first N training sentences (0 = all).
     #[serde(default)]
     pub max_train_sentences: usize,
+    /// Train on a random subset of N training sentences (0 = all), drawn from the run's seed
+    /// alone, so every recipe of a seed sees the same sentences, and a smaller N's subset lies
+    /// inside a larger one's (the data-size curve).
+    #[serde(default)]
+    pub train_limit: usize,
     #[serde(default = "one")]
     pub char_min_freq: usize,
     #[serde(default = "one")]
@@ -66,16 +71,26 @@ impl RunConfig {
         Ok(cfg)
     }
 
+    /// Read a config file. One may start with `extends = "other.toml"` (relative to its own
+    /// directory): the other file's tables, with this file's keys laid over them key by key, so
+    /// a search point is a few lines.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?;
-        Self::from_toml(&text, &path.display().to_string())
+        let value = load_value(path, 0)?;
+        let cfg: Self = toml::Value::Table(value)
+            .try_into()
+            .with_context(|| format!("invalid config {}", path.display()))?;
+        cfg.validate()
+            .with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         for (name, s) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
             s.validate(name).map_err(anyhow::Error::msg)?;
+        }
+        if self.data.train_limit > 0 && self.data.max_train_sentences > 0 {
+            bail!("data.train_limit and data.max_train_sentences: set one of them");
         }
         if !(0.0..1.0).contains(&self.data.token_dropout) {
             bail!("data.token_dropout must be in [0, 1)");
@@ -93,5 +108,95 @@ impl RunConfig {
     /// The resolved config as TOML (fails on a path that is not UTF-8).
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).context("cannot write the config as TOML")
+    }
+}
+
+/// A config file as a TOML table, with its `extends` chain resolved (at most 8 deep).
+fn load_value(path: &Path, depth: usize) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+    let Some(base) = table.remove("extends") else {
+        return Ok(table);
+    };
+    let Some(base) = base.as_str() else {
+        bail!("{}: extends must be a file name", path.display());
+    };
+    if depth >= 8 {
+        bail!("{}: more than 8 configs extend each other", path.display());
+    }
+    let base_path = path.parent().unwrap_or(Path::new("")).join(base);
+    let mut merged = load_value(&base_path, depth + 1)
+        .with_context(|| format!("{} extends {}", path.display(), base_path.display()))?;
+    overlay(&mut merged, table);
+    Ok(merged)
+}
+
+/// Lay `top` over `base`: tables merge key by key, any other value replaces.
+fn overlay(base: &mut toml::Table, top: toml::Table) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => overlay(b, t),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_extends_another_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("search");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "name = \"base\"\n[data]\ntrain = \"a\"\ndev = \"b\"\ntest = \"c\"\n[stage2]\nepochs = 3\nbatch_size = 2\nlr = 0.1\npatience = 2\n",
+        )
+        .unwrap();
+        let point = sub.join("point.toml");
+        std::fs::write(
+            &point,
+            "extends = \"../base.toml\"\nname = \"point\"\n[stage2]\nencoder_lr_scale = 0.3\n[data]\ntrain_limit = 100\n",
+        )
+        .unwrap();
+        let cfg = RunConfig::load(&point).unwrap();
+        assert_eq!(cfg.name, "point");
+        assert_eq!((cfg.stage2.epochs, cfg.stage2.encoder_lr_scale), (3, 0.3));
+        assert_eq!(
+            (cfg.data.train.clone(), cfg.data.train_limit),
+            (PathBuf::from("a"), 100)
+        );
+        // The resolved config (what a run directory keeps) has no `extends` and reads back alike.
+        let again = RunConfig::from_toml(&cfg.to_toml().unwrap(), "resolved").unwrap();
+        assert_eq!(again.stage2.encoder_lr_scale, 0.3);
+    }
+
+    #[test]
+    fn bad_stage_options_and_extends_chains_are_errors_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        let base = "name = \"x\"\n[data]\ntrain = \"a\"\ndev = \"b\"\ntest = \"c\"\n";
+        std::fs::write(&p, format!("{base}[stage2]\nepochs = 1\nbatch_size = 1\nlr = 0.1\npatience = 1\nunfreeze_epochs = 2\nencoder_lr_scale = -1.0\n")).unwrap();
+        let err = format!("{:#}", RunConfig::load(&p).unwrap_err());
+        assert!(
+            err.contains("stage2.encoder_lr_scale") && err.contains("bad.toml"),
+            "{err}"
+        );
+        std::fs::write(
+            &p,
+            format!("{base}train_limit = 5\nmax_train_sentences = 5\n"),
+        )
+        .unwrap();
+        let err = format!("{:#}", RunConfig::load(&p).unwrap_err());
+        assert!(err.contains("data.train_limit"), "{err}");
+        std::fs::write(&p, "extends = \"bad.toml\"\n").unwrap();
+        let err = format!("{:#}", RunConfig::load(&p).unwrap_err());
+        assert!(err.contains("more than 8"), "{err}");
     }
 }

@@ -59,8 +59,33 @@ fn encode(
         .collect()
 }
 
-/// Read the data of `cfg`; with `meta`, reuse its vocabularies and tag set (resume, eval).
-pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelMeta)> {
+/// `train` cut to a random `limit` sentences (0 or more than there are: all), in file order. The
+/// subset is the first `limit` of a permutation drawn from `seed` alone: the same for every
+/// recipe of a seed, and nested for growing limits.
+pub fn train_subset(train: Vec<Sentence>, limit: usize, seed: u64) -> Vec<Sentence> {
+    use rand::seq::SliceRandom;
+    use rand::{SeedableRng, rngs::StdRng};
+    if limit == 0 || limit >= train.len() {
+        return train;
+    }
+    // A stream of its own, apart from the training streams of the same seed.
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7472_6169_6e5f_6c69);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.shuffle(&mut rng);
+    let mut keep = vec![false; train.len()];
+    for &i in &order[..limit] {
+        keep[i] = true;
+    }
+    train
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect()
+}
+
+/// Read the data of `cfg` (the training subset of `data.train_limit` drawn from `seed`); with
+/// `meta`, reuse its vocabularies and tag set (resume, eval).
+pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>, seed: u64) -> Result<(Splits, ModelMeta)> {
     let scheme: Scheme = cfg
         .data
         .scheme
@@ -70,6 +95,7 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>) -> Result<(Splits, ModelM
     if cfg.data.max_train_sentences > 0 {
         train.truncate(cfg.data.max_train_sentences);
     }
+    let train = train_subset(train, cfg.data.train_limit, seed);
     let dev = read_split(&cfg.data.dev)?;
     let test = read_split(&cfg.data.test)?;
     let train_pieces = pieces(&train, cfg.data.max_len, scheme);
@@ -194,4 +220,39 @@ fn lexicon(cfg: &RunConfig, train_pieces: &[Sentence]) -> Result<Lexicon> {
         );
     }
     Ok(lexicon)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentences(n: usize) -> Vec<Sentence> {
+        (0..n)
+            .map(|i| Sentence {
+                chars: vec!['字'],
+                tags: vec!["O".into()],
+                line: i + 1,
+            })
+            .collect()
+    }
+
+    fn lines(s: &[Sentence]) -> Vec<usize> {
+        s.iter().map(|s| s.line).collect()
+    }
+
+    #[test]
+    fn the_training_subset_follows_the_seed_is_nested_and_keeps_file_order() {
+        let small = lines(&train_subset(sentences(50), 10, 7));
+        assert_eq!(small.len(), 10);
+        assert!(
+            small.windows(2).all(|w| w[0] < w[1]),
+            "file order: {small:?}"
+        );
+        assert_eq!(small, lines(&train_subset(sentences(50), 10, 7)));
+        assert_ne!(small, lines(&train_subset(sentences(50), 10, 8)));
+        let large = lines(&train_subset(sentences(50), 30, 7));
+        assert!(small.iter().all(|l| large.contains(l)), "nested");
+        assert_eq!(train_subset(sentences(5), 0, 7).len(), 5);
+        assert_eq!(train_subset(sentences(5), 9, 7).len(), 5);
+    }
 }

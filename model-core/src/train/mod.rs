@@ -9,10 +9,13 @@ pub mod schedule;
 pub mod stage;
 pub mod step;
 
-pub use optim::{apply_step, backward_step, make_optimizer};
+pub use optim::{StepRates, apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};
-pub use schedule::{BatchSize, epoch_batches, epoch_rng, epoch_seed, learning_rate, length_pooled};
-pub use stage::{JointConfig, OptimizerKind, StageConfig};
+pub use schedule::{
+    BatchSize, aux_weight, encoder_scale, epoch_batches, epoch_rng, epoch_seed, learning_rate,
+    length_pooled,
+};
+pub use stage::{JointConfig, OptimizerKind, Select, StageConfig};
 pub use step::{
     Frozen, LossSetup, StepLoss, phase_loss, token_classes, token_dropout, train_batch,
 };

@@ -1,4 +1,5 @@
-//! The optimiser of a phase and its step, with the pretrained character encoder at its own rate.
+//! The optimiser of a phase and its step, with the encoder and the pretrained character encoder
+//! at rates of their own.
 
 use super::stage::{OptimizerKind, StageConfig};
 use crate::model::Tagger;
@@ -42,24 +43,55 @@ pub fn backward_step<M: Module>(
     optim.step(lr, model, grads)
 }
 
-/// Back-propagate `loss` and step the tagger at `lr`. When `encoder_lr` is given, the pretrained
-/// character encoder's gradients are taken out first and stepped at that rate by the same
-/// optimiser (its state is per parameter).
+/// The learning rates of one step: the head (linear layer + CRF) at `lr`, the rest of the encoder
+/// at `encoder` and the pretrained character encoder at `bert`; `None` means "with the part
+/// around it" (`encoder` → `lr`, `bert` → the encoder's rate), and then its gradients are not
+/// split off, so the defaults step exactly as one call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepRates {
+    pub lr: f64,
+    pub encoder: Option<f64>,
+    pub bert: Option<f64>,
+}
+
+impl StepRates {
+    /// Everything at `lr`.
+    pub fn uniform(lr: f64) -> Self {
+        Self {
+            lr,
+            encoder: None,
+            bert: None,
+        }
+    }
+}
+
+/// Back-propagate `loss` and step the tagger at `rates`. Burn's optimiser takes one rate per
+/// `step`, so the gradients of each part with its own rate are taken out first and stepped by
+/// the same optimiser (its state is per parameter).
 pub fn apply_step(
     model: Tagger,
     optim: &mut ModuleOptimizer,
     loss: Tensor<1>,
-    lr: f64,
-    encoder_lr: Option<f64>,
+    rates: StepRates,
 ) -> Tagger {
     let mut grads = loss.backward();
-    let bert_grads = match (&model.bert, encoder_lr) {
+    let bert_grads = match (&model.bert, rates.bert) {
         (Some(b), Some(_)) => Some(GradientsParams::from_module(&mut grads, b)),
         _ => None,
     };
-    let grads = GradientsParams::from_grads(grads, &model);
-    let mut model = optim.step(lr, model, grads);
-    if let (Some(g), Some(r)) = (bert_grads, encoder_lr) {
+    let head_grads = rates.encoder.map(|_| {
+        (
+            GradientsParams::from_module(&mut grads, &model.head),
+            GradientsParams::from_module(&mut grads, &model.crf),
+        )
+    });
+    let rest = GradientsParams::from_grads(grads, &model);
+    let mut model = optim.step(rates.encoder.unwrap_or(rates.lr), model, rest);
+    if let Some((linear, crf)) = head_grads {
+        model = optim.step(rates.lr, model, linear);
+        model = optim.step(rates.lr, model, crf);
+    }
+    if let (Some(g), Some(r)) = (bert_grads, rates.bert) {
         model = optim.step(r, model, g);
     }
     model

@@ -1,5 +1,6 @@
 //! Recipes (what a run trains) and the phases each runs, in order.
 
+use super::stage::Select;
 use crate::loss::Queries;
 use serde::{Deserialize, Serialize};
 
@@ -93,9 +94,17 @@ impl Phase {
         }
     }
 
-    /// Stage 1 selects on dev InfoNCE (lower is better); the others on dev F1.
-    pub fn lower_is_better(self) -> bool {
-        self == Phase::Contrast
+    /// Stage 1 selects by `select` (dev InfoNCE: lower is better; a cluster-quality measure:
+    /// higher); the others on dev F1 (higher).
+    pub fn lower_is_better(self, select: Select) -> bool {
+        self == Phase::Contrast && select.lower_is_better()
+    }
+
+    /// Whether this phase fine-tunes the tagger after a stage 1 of `recipe` (nerco, no-filter):
+    /// only then do stage 2's options for keeping stage 1 apply. The baseline's stage 2 starts
+    /// from a random encoder, with nothing to keep, so it trains as before.
+    pub fn keeps_stage1(self, recipe: Recipe) -> bool {
+        self == Phase::Tagging && recipe.phases().contains(&Phase::Contrast)
     }
 }
 
@@ -130,6 +139,21 @@ mod tests {
             "{err}"
         );
         assert_eq!(Recipe::NoFilter.queries(), Queries::All);
+    }
+
+    #[test]
+    fn selection_direction_and_which_stage_2_keeps_stage_1() {
+        assert!(Phase::Contrast.lower_is_better(Select::Infonce));
+        assert!(!Phase::Contrast.lower_is_better(Select::KnnPurity));
+        assert!(!Phase::Contrast.lower_is_better(Select::Silhouette));
+        // Dev F1 is higher-is-better whatever stage 1 selects by.
+        assert!(!Phase::Tagging.lower_is_better(Select::Infonce));
+        assert!(!Phase::Joint.lower_is_better(Select::Infonce));
+        assert!(Phase::Tagging.keeps_stage1(Recipe::Nerco));
+        assert!(Phase::Tagging.keeps_stage1(Recipe::NoFilter));
+        assert!(!Phase::Tagging.keeps_stage1(Recipe::NoContrast));
+        assert!(!Phase::Joint.keeps_stage1(Recipe::Joint));
+        assert!(!Phase::Contrast.keeps_stage1(Recipe::Nerco));
         assert_eq!(Recipe::Nerco.queries(), Queries::Entities);
     }
 }

@@ -18,6 +18,27 @@ pub fn learning_rate(s: &StageConfig, step: usize, epoch: usize, steps_per_epoch
     s.lr * ramp / (1.0 + s.decay * epoch as f64)
 }
 
+/// The encoder's learning-rate scale in stage-2 epoch `epoch` (0-based), with `h` =
+/// `head_only_epochs`, `u` = `unfreeze_epochs` and `s` = `encoder_lr_scale`:
+/// 0 while `epoch < h` (head only), then `s · min(1, (epoch − h + 1) / (u + 1))`. So `u = 0` is
+/// today's full scale from the first unfrozen epoch, and with `u = 3` the first four unfrozen
+/// epochs get s/4, s/2, 3s/4, s.
+pub fn encoder_scale(s: &StageConfig, epoch: usize) -> f64 {
+    if epoch < s.head_only_epochs {
+        return 0.0;
+    }
+    let ramp = (epoch - s.head_only_epochs + 1) as f64 / (s.unfreeze_epochs + 1) as f64;
+    s.encoder_lr_scale * ramp.min(1.0)
+}
+
+/// The weight of stage 2's auxiliary InfoNCE term in epoch `epoch` (0-based):
+/// `aux_infonce_weight · aux_infonce_decay^epoch`.
+pub fn aux_weight(s: &StageConfig, epoch: usize) -> f64 {
+    s.aux_infonce_weight
+        * s.aux_infonce_decay
+            .powi(epoch.min(i32::MAX as usize) as i32)
+}
+
 /// The seed of one epoch of one phase: its batch order, token dropout and the device's dropout
 /// masks all follow from it, so a resumed run repeats the epoch exactly.
 pub fn epoch_seed(run_seed: u64, phase: Phase, epoch: usize) -> u64 {
@@ -113,6 +134,41 @@ mod tests {
         assert!((lr(39, 3) - 0.1 / 2.5).abs() < 1e-12);
         // No warm-up: the full rate from the first step.
         assert_eq!(learning_rate(&stage(0.0, 0.0), 0, 0, 10), 0.1);
+    }
+
+    #[test]
+    fn the_encoder_scale_is_zero_head_only_then_ramps_linearly_to_its_value() {
+        let s = StageConfig {
+            head_only_epochs: 2,
+            unfreeze_epochs: 3,
+            encoder_lr_scale: 0.4,
+            ..StageConfig::stage2()
+        };
+        let got: Vec<f64> = (0..8).map(|e| encoder_scale(&s, e)).collect();
+        let want = [0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.4, 0.4];
+        assert!(
+            got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{got:?}"
+        );
+        // Defaults: 1 from the first epoch after the head-only ones, as before the option.
+        let d = StageConfig {
+            head_only_epochs: 1,
+            ..StageConfig::stage2()
+        };
+        assert_eq!((encoder_scale(&d, 0), encoder_scale(&d, 1)), (0.0, 1.0));
+    }
+
+    #[test]
+    fn the_aux_weight_decays_geometrically_per_epoch() {
+        let s = StageConfig {
+            aux_infonce_weight: 0.8,
+            aux_infonce_decay: 0.5,
+            ..StageConfig::stage2()
+        };
+        assert_eq!(aux_weight(&s, 0), 0.8);
+        assert_eq!(aux_weight(&s, 1), 0.4);
+        assert_eq!(aux_weight(&s, 3), 0.1);
+        assert_eq!(aux_weight(&StageConfig::stage2(), 5), 0.0);
     }
 
     #[test]

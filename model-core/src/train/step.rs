@@ -18,8 +18,9 @@ pub struct LossSetup<'a> {
     /// InfoNCE temperature.
     pub tau: f64,
     pub queries: Queries,
-    /// Weight of the InfoNCE term in the joint loss.
-    pub joint_weight: f64,
+    /// Weight of the InfoNCE term added to the head's loss: `joint.weight` in the joint phase,
+    /// stage 2's auxiliary weight this epoch in the tagging phase (0 there = no term, as before).
+    pub contrast_weight: f64,
     pub constraints: &'a CrfConstraints,
 }
 
@@ -118,21 +119,15 @@ pub fn phase_loss(
             host: 0.0,
             device: Some((1.0, l)),
         }),
-        Phase::Tagging => {
-            let (tensor, host) = model.head().loss(reps, batch, s.constraints);
-            Some(StepLoss {
-                tensor,
-                host,
-                device: None,
-            })
-        }
-        Phase::Joint => {
+        // Stage 2 with an auxiliary InfoNCE term is the joint loss with its own weight.
+        Phase::Tagging | Phase::Joint => {
+            let with_contrast = s.phase == Phase::Joint || s.contrast_weight > 0.0;
             let (nll, host) = model.head().loss(reps.clone(), batch, s.constraints);
-            Some(match contrast(reps) {
+            Some(match with_contrast.then(|| contrast(reps)).flatten() {
                 Some(c) => StepLoss {
-                    tensor: nll + c.clone().mul_scalar(s.joint_weight),
+                    tensor: nll + c.clone().mul_scalar(s.contrast_weight),
                     host,
-                    device: Some((s.joint_weight, c)),
+                    device: Some((s.contrast_weight, c)),
                 },
                 None => StepLoss {
                     tensor: nll,
@@ -185,7 +180,7 @@ mod tests {
     use crate::data::{Scheme, Sentence};
     use crate::model::TaggerConfig;
     use crate::tags::TagSet;
-    use crate::train::{StageConfig, apply_step, make_optimizer};
+    use crate::train::{StageConfig, StepRates, apply_step, make_optimizer};
     use crate::vocab::Vocabs;
 
     fn sentence(text: &str, tags: &[&str]) -> Sentence {
@@ -223,39 +218,64 @@ mod tests {
         (model, batch, CrfConstraints::new(&tags, &device), device)
     }
 
-    fn loss_setup(phase: Phase, constraints: &CrfConstraints) -> LossSetup<'_> {
+    fn loss_setup(phase: Phase, constraints: &CrfConstraints, w: f64) -> LossSetup<'_> {
         LossSetup {
             phase,
             tau: 0.1,
             queries: Queries::Entities,
-            joint_weight: 0.5,
+            contrast_weight: w,
             constraints,
         }
     }
 
     #[test]
-    fn the_joint_value_is_the_nll_plus_the_weighted_infonce() {
+    fn the_joint_and_aux_values_are_the_nll_plus_the_weighted_infonce() {
         let (model, batch, c, _) = setup();
-        // Without dropout the three phases see the same representations.
+        // Without dropout the phases see the same representations.
         let model = model.valid();
         let batch = batch.without_autodiff();
         let frozen = Frozen::new(&model, false, true);
-        let value = |p| {
-            phase_loss(&model, &batch, &frozen, &loss_setup(p, &c))
+        let value = |p, w| {
+            phase_loss(&model, &batch, &frozen, &loss_setup(p, &c, w))
                 .unwrap()
                 .value()
         };
         let (one, two, joint) = (
-            value(Phase::Contrast),
-            value(Phase::Tagging),
-            value(Phase::Joint),
+            value(Phase::Contrast, 1.0),
+            value(Phase::Tagging, 0.0),
+            value(Phase::Joint, 0.5),
         );
         assert!(one > 0.0 && two > 0.0);
         assert!(
             (joint - (two + 0.5 * one)).abs() < 1e-4 * joint,
             "{joint} vs {two} + 0.5 · {one}"
         );
-        assert!(phase_loss(&model, &batch, &frozen, &loss_setup(Phase::Done, &c)).is_none());
+        // Stage 2 with an auxiliary weight is the same sum; the joint phase at weight 0 is the NLL.
+        assert!((value(Phase::Tagging, 0.5) - joint).abs() < 1e-4 * joint);
+        assert!((value(Phase::Joint, 0.0) - two).abs() < 1e-4 * two);
+        assert!(phase_loss(&model, &batch, &frozen, &loss_setup(Phase::Done, &c, 0.0)).is_none());
+    }
+
+    #[test]
+    fn a_zero_encoder_rate_steps_the_head_and_leaves_the_encoder() {
+        let (mut model, batch, c, _) = setup();
+        let mut optim = make_optimizer(&StageConfig::stage2());
+        let embed = |m: &Tagger| crate::host::tensor_values(m.embed.chars.weight.val());
+        let head = |m: &Tagger| crate::host::tensor_values(m.head.weight.val());
+        let (e0, h0) = (embed(&model), head(&model));
+        let rates = StepRates {
+            lr: 1e-2,
+            encoder: Some(0.0),
+            bert: None,
+        };
+        let setup = loss_setup(Phase::Tagging, &c, 0.0);
+        for _ in 0..2 {
+            let frozen = Frozen::new(&model, false, false);
+            let loss = phase_loss(&model, &batch, &frozen, &setup).unwrap();
+            model = apply_step(model, &mut optim, loss.tensor, rates);
+        }
+        assert_eq!(embed(&model), e0, "the encoder moved at rate 0");
+        assert_ne!(head(&model), h0, "the head did not move");
     }
 
     #[test]
@@ -268,13 +288,13 @@ mod tests {
         let mut optim = make_optimizer(&s);
         let embed = |m: &Tagger| crate::host::tensor_values(m.embed.chars.weight.val());
         let before = embed(&model);
-        let setup = loss_setup(Phase::Tagging, &c);
+        let setup = loss_setup(Phase::Tagging, &c, 0.0);
         let mut values = Vec::new();
         for _ in 0..3 {
             let frozen = Frozen::new(&model, true, false);
             let loss = phase_loss(&model, &batch, &frozen, &setup).unwrap();
             values.push(loss.value());
-            model = apply_step(model, &mut optim, loss.tensor, s.lr, None);
+            model = apply_step(model, &mut optim, loss.tensor, StepRates::uniform(s.lr));
         }
         assert_eq!(
             embed(&model),
@@ -285,7 +305,7 @@ mod tests {
             let frozen = Frozen::new(&model, false, false);
             let loss = phase_loss(&model, &batch, &frozen, &setup).unwrap();
             values.push(loss.value());
-            model = apply_step(model, &mut optim, loss.tensor, s.lr, None);
+            model = apply_step(model, &mut optim, loss.tensor, StepRates::uniform(s.lr));
         }
         assert_ne!(embed(&model), before);
         let last = *values.last().unwrap();

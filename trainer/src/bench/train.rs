@@ -17,7 +17,7 @@ use model_core::model::crf::FORBIDDEN;
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::ModelMeta;
 use model_core::train::{
-    Frozen, LossSetup, Phase, apply_step, epoch_batches, make_optimizer, phase_loss,
+    Frozen, LossSetup, Phase, StepRates, apply_step, epoch_batches, make_optimizer, phase_loss,
 };
 use rand::{SeedableRng, rngs::StdRng};
 use std::fmt::Write as _;
@@ -170,7 +170,12 @@ impl Step<'_> {
             return model;
         };
         let _ = loss.value();
-        apply_step(model, &mut self.optim, loss.tensor, self.lr, None)
+        apply_step(
+            model,
+            &mut self.optim,
+            loss.tensor,
+            StepRates::uniform(self.lr),
+        )
     }
 }
 
@@ -214,7 +219,7 @@ impl Bench<'_> {
                 },
                 tau: s.tau,
                 queries: Queries::Entities,
-                joint_weight: 0.0,
+                contrast_weight: 0.0,
                 constraints: self.constraints,
             },
             lr: s.lr,
@@ -258,7 +263,7 @@ impl Bench<'_> {
 
 pub(super) fn run(device: &Device) -> Result<String> {
     let cfg = RunConfig::load(Path::new("configs/resume.toml"))?;
-    let (splits, meta) = data_prep::load(&cfg, None)?;
+    let (splits, meta) = data_prep::load(&cfg, None, 0)?;
     let examples = &splits.train_examples;
     let ad = device.clone().autodiff();
     let constraints = CrfConstraints::new(&meta.tags, &ad);

@@ -148,6 +148,11 @@ fn render(plan: &Plan, rows: &[RunRow], planned: usize, machine: &str) -> (Strin
     let runs = Runs::new(rows);
     let mut md = String::new();
     sections::header(&mut md, plan, rows, planned, machine);
+    if plan.dev_only {
+        sections::dev_search(&mut md, &plan.variants, &runs);
+        sections::wall_time(&mut md, rows);
+        return (md, Vec::new());
+    }
     sections::table3(&mut md, &runs);
     sections::anchors(&mut md);
     sections::nerco_vs_baseline(&mut md, &runs);
@@ -273,6 +278,23 @@ mod tests {
         );
         assert!(!md.contains("paired by seed\n\nΔ = variant"));
         assert!(!md.contains("### Targets"));
+    }
+
+    #[test]
+    fn a_dev_only_report_compares_points_on_dev_and_prints_no_test_score() {
+        let p = plan("dev_only = true\nvariants = { resume-flat = \"resume\" }");
+        let (md, figures) = render(&p, &grid(), 6, "m");
+        // resume-flat seed 1: dev 97 against base nerco 96 and no-contrast 95.
+        assert!(
+            md.contains("| resume-flat | resume | 1 | 97.00 | +1.00 | 1/1 | +2.00 | 1/1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| resume | nerco | 1, 2 | 95.50 ± 0.71 |"),
+            "{md}"
+        );
+        assert!(!md.contains("test F1") && !md.contains("test P"), "{md}");
+        assert!(figures.is_empty());
     }
 
     #[test]

@@ -357,3 +357,50 @@ pub(super) fn wall_time(md: &mut String, rows: &[RunRow]) {
         );
     }
 }
+
+/// A dev-only search (`dev_only` plans): every data set × recipe with its dev F1, then each point
+/// against its base `nerco` and the base's `no-contrast`, paired by seed, on dev. No test score
+/// is printed, so none can take part in the choice.
+pub(super) fn dev_search(md: &mut String, variants: &BTreeMap<String, String>, runs: &Runs) {
+    let _ = writeln!(
+        md,
+        "## Dev-only search: every point tried\n\n| data set | recipe | seeds | dev F1 |\n|---|---|---|---|"
+    );
+    for ds in &runs.datasets {
+        for r in RECIPES {
+            let v = runs.pick(ds, r);
+            if !v.is_empty() {
+                let seeds: Vec<String> = v.iter().map(|x| x.seed.to_string()).collect();
+                let dev = fmt(&col(&v, |x| x.dev_f1));
+                let _ = writeln!(md, "| {ds} | {} | {} | {dev} |", r.name(), seeds.join(", "));
+            }
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n### Each point against its base, paired by seed (dev F1)\n\nΔ = point `nerco` − base `nerco` and − base `no-contrast`, same seed (mean ± std; wins = seeds where the point's dev F1 is higher).\n\n| point | base | paired seeds | point dev F1 | Δ vs base nerco | wins | Δ vs base no-contrast | wins |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (point, base) in variants {
+        let mine = runs.pick(point, Recipe::Nerco);
+        let against = |recipe| {
+            let pairs = pair_by_seed(mine.clone(), &runs.pick(base, recipe));
+            if pairs.is_empty() {
+                return ("–".to_string(), "–".to_string());
+            }
+            let wins = pairs.iter().filter(|(a, b)| a.dev_f1 > b.dev_f1).count();
+            (
+                paired_delta(&pairs, |x| x.dev_f1),
+                format!("{wins}/{}", pairs.len()),
+            )
+        };
+        let (d_nerco, w_nerco) = against(Recipe::Nerco);
+        let (d_base, w_base) = against(Recipe::NoContrast);
+        let _ = writeln!(
+            md,
+            "| {point} | {base} | {} | {} | {d_nerco} | {w_nerco} | {d_base} | {w_base} |",
+            mine.len(),
+            fmt(&col(&mine, |x| x.dev_f1)),
+        );
+    }
+    md.push('\n');
+}

@@ -76,7 +76,8 @@ fn start(args: &TrainArgs) -> Result<Start> {
             "configs/resume.toml (embedded)",
         )?,
     };
-    let state = TrainState::new(args.recipe, args.seed);
+    let mut state = TrainState::new(args.recipe, args.seed);
+    state.select = cfg.stage1.select;
     Ok(Start {
         cfg,
         meta: None,
@@ -166,7 +167,7 @@ fn initial_model(
 pub fn train(args: TrainArgs) -> Result<Metrics> {
     let s = start(&args)?;
     let mut run = RunDir::open(&args.out)?;
-    let (splits, meta) = data_prep::load(&s.cfg, s.meta.as_ref())?;
+    let (splits, meta) = data_prep::load(&s.cfg, s.meta.as_ref(), s.state.seed)?;
     if !s.resuming {
         write_atomic(&run.path("config.toml"), s.cfg.to_toml()?.as_bytes())?;
         write_json(&run.path("meta.json"), &meta)?;

@@ -16,9 +16,12 @@ use model_core::infer::forward::encode_buckets;
 use model_core::loss::{Queries, info_nce};
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
+use model_core::quality::{ClusterQuality, cluster_quality};
+use model_core::tags::NON_ENTITY;
 use model_core::train::{
-    Frozen, LossSetup, Phase, StageConfig, apply_step, epoch_batches, epoch_rng, epoch_seed,
-    learning_rate, make_optimizer, phase_loss, token_classes, train_batch,
+    Frozen, LossSetup, Phase, Select, StageConfig, StepRates, apply_step, aux_weight,
+    encoder_scale, epoch_batches, epoch_rng, epoch_seed, learning_rate, make_optimizer, phase_loss,
+    token_classes, train_batch,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -45,6 +48,44 @@ struct EpochStats {
     seconds: f64,
 }
 
+/// What trains in one epoch, and at which rates relative to the step's.
+struct EpochSetup {
+    /// A head-only epoch of the config (`head_only_epochs`): not held against patience.
+    head_only: bool,
+    /// The encoder's rate scale (0: it is frozen this epoch).
+    encoder_scale: f64,
+    /// The pretrained character encoder's scale on top of the encoder's, when it trains.
+    bert_scale: Option<f64>,
+    /// Weight of the InfoNCE term added to the head's loss.
+    contrast_weight: f64,
+}
+
+impl EpochSetup {
+    /// The log's note on what stage 2 keeps of stage 1 this epoch (empty at the defaults).
+    fn describe(&self, phase: Phase) -> String {
+        let mut out = String::new();
+        if phase == Phase::Tagging && !self.head_only && self.encoder_scale != 1.0 {
+            out += &format!(", encoder ×{:.3}", self.encoder_scale);
+        }
+        if phase == Phase::Tagging && self.contrast_weight > 0.0 {
+            out += &format!(", aux InfoNCE ×{:.3}", self.contrast_weight);
+        }
+        out
+    }
+
+    /// The step's rates at the scheduled `lr`. The encoder's gradients are split off only at a
+    /// scale strictly between 0 and 1 or above (at 0 it is frozen and has none), so the defaults
+    /// step exactly as before.
+    fn rates(&self, lr: f64) -> StepRates {
+        let split = self.encoder_scale != 1.0 && self.encoder_scale != 0.0;
+        StepRates {
+            lr,
+            encoder: split.then(|| lr * self.encoder_scale),
+            bert: self.bert_scale.map(|b| lr * self.encoder_scale * b),
+        }
+    }
+}
+
 /// Mean dev InfoNCE (stage 1's selection criterion), on the model without dropout.
 fn dev_contrastive_loss(
     model: &Tagger,
@@ -66,6 +107,47 @@ fn dev_contrastive_loss(
     } else {
         total / n as f64
     }
+}
+
+/// At most this many dev tokens enter the cluster quality (its cost grows with their square:
+/// all 13,890 of Resume's took ≈ 40 s per stage-1 epoch).
+const QUALITY_MAX_TOKENS: usize = 6000;
+
+/// Every k-th example, k = ⌈tokens / `max_tokens`⌉ (about `max_tokens` tokens): whole
+/// sentences, evenly spread, the same every epoch.
+fn even_sample(examples: &[Example], max_tokens: usize) -> Vec<Example> {
+    let total: usize = examples.iter().map(Example::len).sum();
+    let k = total.div_ceil(max_tokens.max(1)).max(1);
+    examples.iter().step_by(k).cloned().collect()
+}
+
+/// The dev tokens' cluster quality, `pick`ed from kNN purity and silhouette (higher is better;
+/// −∞ when the sample has no entity token), on the model without dropout, over an even sample
+/// of dev sentences ([`QUALITY_MAX_TOKENS`]).
+fn dev_cluster_quality(
+    model: &Tagger,
+    examples: &[Example],
+    batch_size: usize,
+    pick: fn(&ClusterQuality) -> f64,
+    device: &Device,
+) -> Result<f64> {
+    let model = model.valid();
+    let sample = even_sample(examples, QUALITY_MAX_TOKENS);
+    let (mut data, mut classes, mut d) = (Vec::new(), Vec::new(), 0);
+    for bucket in encode_buckets(&model, &sample, batch_size, device) {
+        d = bucket.reps.dims()[1];
+        data.extend(model_core::host::tensor_values(bucket.reps));
+        classes.extend(token_classes(&bucket.batch));
+    }
+    if classes.is_empty() {
+        return Ok(f64::NEG_INFINITY);
+    }
+    let score = pick(&cluster_quality(&data, d, &classes, Some(NON_ENTITY), 10)?);
+    Ok(if score.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        score
+    })
 }
 
 impl Trainer<'_> {
@@ -113,11 +195,11 @@ impl Trainer<'_> {
         }
         let best_path = self.run.path(&format!("{}.bpk", phase.name()));
         while self.state.epoch < s.epochs {
-            let head_only = phase == Phase::Tagging && self.state.epoch < s.head_only_epochs;
+            let setup = self.epoch_setup(phase, &s);
             let stats;
-            (model, stats) = self.run_epoch(model, &mut optim, phase, &s, head_only)?;
+            (model, stats) = self.run_epoch(model, &mut optim, phase, &s, &setup)?;
             let dev_score = self.dev_score(&model, phase, &s)?;
-            let improved = self.record_epoch(phase, &stats, dev_score, head_only);
+            let improved = self.record_epoch(phase, &stats, dev_score, &setup);
             if improved {
                 save_model(&model, &best_path)?;
             }
@@ -134,6 +216,35 @@ impl Trainer<'_> {
         Ok(load_model(self.meta, &best_path, &self.ad)?)
     }
 
+    /// What trains in this epoch of `phase`. Stage 2's options for keeping stage 1 (encoder
+    /// scale, gradual unfreeze, auxiliary InfoNCE) apply only after a stage 1.
+    fn epoch_setup(&self, phase: Phase, s: &StageConfig) -> EpochSetup {
+        let epoch = self.state.epoch;
+        let head_only = phase == Phase::Tagging && epoch < s.head_only_epochs;
+        let keeps = phase.keeps_stage1(self.state.recipe);
+        let encoder_scale = match (head_only, keeps) {
+            (true, _) => 0.0,
+            (false, true) => encoder_scale(s, epoch),
+            (false, false) => 1.0,
+        };
+        // The pretrained character encoder is frozen in stage 1 (as in the paper), when its
+        // rate scale is 0, and whenever the encoder around it is.
+        let bert_lr_scale = self.cfg.model.char_encoder_lr_scale;
+        let bert_trains = phase != Phase::Contrast && bert_lr_scale > 0.0 && encoder_scale > 0.0;
+        let contrast_weight = match phase {
+            Phase::Joint => self.cfg.joint.weight,
+            // Through a frozen encoder the term would be a constant: left out.
+            _ if keeps && encoder_scale > 0.0 => aux_weight(s, epoch),
+            _ => 0.0,
+        };
+        EpochSetup {
+            head_only,
+            encoder_scale,
+            bert_scale: bert_trains.then_some(bert_lr_scale),
+            contrast_weight,
+        }
+    }
+
     /// One pass over the epoch's batches.
     fn run_epoch(
         &mut self,
@@ -141,7 +252,7 @@ impl Trainer<'_> {
         optim: &mut ModuleOptimizer,
         phase: Phase,
         s: &StageConfig,
-        head_only: bool,
+        es: &EpochSetup,
     ) -> Result<(Tagger, EpochStats)> {
         let epoch = self.state.epoch;
         let examples = &self.splits.train_examples;
@@ -149,16 +260,12 @@ impl Trainer<'_> {
         let mut rng = epoch_rng(self.state.seed, phase, epoch);
         self.ad.seed(epoch_seed(self.state.seed, phase, epoch));
         let batches = epoch_batches(examples, s.batch(), &mut rng);
-        // The pretrained character encoder is frozen in stage 1 (as in the paper) and when its
-        // rate scale is 0.
-        let scale = self.cfg.model.char_encoder_lr_scale;
-        let bert_trains = phase != Phase::Contrast && scale > 0.0;
-        let frozen = Frozen::new(&model, head_only, bert_trains);
+        let frozen = Frozen::new(&model, es.encoder_scale == 0.0, es.bert_scale.is_some());
         let setup = LossSetup {
             phase,
             tau: s.tau,
             queries: self.state.recipe.queries(),
-            joint_weight: self.cfg.joint.weight,
+            contrast_weight: es.contrast_weight,
             constraints: &self.constraints,
         };
         let bar = progress::bar(
@@ -194,13 +301,7 @@ impl Trainer<'_> {
             }
             st.loss_sum += value;
             st.loss_n += 1;
-            model = apply_step(
-                model,
-                optim,
-                loss.tensor,
-                st.lr,
-                bert_trains.then(|| st.lr * scale),
-            );
+            model = apply_step(model, optim, loss.tensor, es.rates(st.lr));
             let el = t0.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "loss {:.3} | {:.0} tok/s",
@@ -223,20 +324,25 @@ impl Trainer<'_> {
         )
     }
 
-    /// Stage 1: mean dev InfoNCE; otherwise dev F1.
+    /// Stage 1: mean dev InfoNCE or the dev tokens' cluster quality (the run's `stage1.select`);
+    /// otherwise dev F1.
     fn dev_score(&self, model: &Tagger, phase: Phase, s: &StageConfig) -> Result<f64> {
-        if phase.lower_is_better() {
-            let q = self.state.recipe.queries();
-            Ok(dev_contrastive_loss(
-                model,
-                &self.splits.dev_examples,
-                s,
-                q,
-                &self.device,
-            ))
-        } else {
-            let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
-            Ok(pipeline.score(&self.splits.dev)?.0.overall.f1)
+        let (dev, b, device) = (&self.splits.dev_examples, s.batch_size, &self.device);
+        match (phase, self.state.select) {
+            (Phase::Contrast, Select::Infonce) => {
+                let q = self.state.recipe.queries();
+                Ok(dev_contrastive_loss(model, dev, s, q, device))
+            }
+            (Phase::Contrast, Select::KnnPurity) => {
+                dev_cluster_quality(model, dev, b, |q| q.knn_purity, device)
+            }
+            (Phase::Contrast, Select::Silhouette) => {
+                dev_cluster_quality(model, dev, b, |q| q.silhouette, device)
+            }
+            _ => {
+                let pipeline = Pipeline::new(self.meta.clone(), model, &self.device);
+                Ok(pipeline.score(&self.splits.dev)?.0.overall.f1)
+            }
         }
     }
 
@@ -246,8 +352,9 @@ impl Trainer<'_> {
         phase: Phase,
         st: &EpochStats,
         dev_score: f64,
-        head_only: bool,
+        es: &EpochSetup,
     ) -> bool {
+        let head_only = es.head_only;
         let log = EpochLog {
             phase,
             epoch: self.state.epoch + 1,
@@ -264,12 +371,12 @@ impl Trainer<'_> {
         };
         let improved = self.state.record_dev(dev_score, head_only);
         self.run.log(&format!(
-            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}{}",
+            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}{}{}",
             phase.name(),
             log.epoch,
             log.train_loss,
-            if phase.lower_is_better() {
-                "InfoNCE"
+            if phase == Phase::Contrast {
+                self.state.select.name()
             } else {
                 "F1"
             },
@@ -278,9 +385,28 @@ impl Trainer<'_> {
             st.seconds,
             log.tokens_per_second,
             st.lr,
-            if head_only { " (head only)" } else { "" }
+            if head_only { " (head only)" } else { "" },
+            es.describe(phase)
         ));
         self.state.history.push(log);
         improved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quality_sample_takes_every_kth_sentence_for_about_the_token_budget() {
+        let ex = |n: usize| Example {
+            chars: vec![5; n],
+            ..Default::default()
+        };
+        let examples: Vec<Example> = (0..10).map(|i| ex(10 + i)).collect(); // 145 tokens
+        let lens = |s: &[Example]| s.iter().map(Example::len).collect::<Vec<_>>();
+        assert_eq!(lens(&even_sample(&examples, 1000)), lens(&examples));
+        // 145 tokens for 50: every ⌈145 / 50⌉ = 3rd sentence.
+        assert_eq!(lens(&even_sample(&examples, 50)), [10, 13, 16, 19]);
     }
 }

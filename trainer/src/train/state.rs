@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use model_core::metrics::Report;
-use model_core::train::{Phase, Recipe};
+use model_core::train::{Phase, Recipe, Select};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -12,7 +12,7 @@ pub struct EpochLog {
     pub phase: Phase,
     pub epoch: usize,
     pub train_loss: f64,
-    /// Stage 1: dev contrastive loss; otherwise dev F1.
+    /// Stage 1: dev contrastive loss, or the dev cluster quality it selects by; otherwise dev F1.
     pub dev_score: f64,
     pub lr: f64,
     pub head_only: bool,
@@ -25,6 +25,10 @@ pub struct EpochLog {
 pub struct TrainState {
     pub recipe: Recipe,
     pub seed: u64,
+    /// What selects the stage-1 checkpoint (the config's `stage1.select`; InfoNCE in a state
+    /// written before the option existed).
+    #[serde(default)]
+    pub select: Select,
     pub phase: Phase,
     /// Epochs finished in the current phase.
     pub epoch: usize,
@@ -70,6 +74,7 @@ impl TrainState {
         Self {
             recipe,
             seed,
+            select: Select::Infonce,
             phase: recipe.phases()[0],
             epoch: 0,
             step: 0,
@@ -112,7 +117,7 @@ impl TrainState {
     /// The summary of one phase's epochs; `None` if it ran none.
     pub fn summary(&self, phase: Phase) -> Option<PhaseSummary> {
         let logs: Vec<&EpochLog> = self.history.iter().filter(|l| l.phase == phase).collect();
-        let lower = phase.lower_is_better();
+        let lower = phase.lower_is_better(self.select);
         // The first best epoch wins ties.
         let best = logs.iter().copied().reduce(|b, l| {
             let keep = if lower {
@@ -196,5 +201,9 @@ mod tests {
         let two = s.summary(Phase::Tagging).unwrap();
         assert_eq!((two.best_epoch, two.best_dev), (2, 90.0));
         assert!(s.summary(Phase::Joint).is_none());
+        // Selected by a cluster quality, stage 1's best is the highest score.
+        s.select = Select::KnnPurity;
+        let one = s.summary(Phase::Contrast).unwrap();
+        assert_eq!((one.best_epoch, one.best_dev), (1, 3.0));
     }
 }

@@ -7,7 +7,7 @@ impl TrainState {
     /// Record a finished epoch's dev score; true when it is the phase's best so far (the caller
     /// then saves the model as the phase's best).
     pub fn record_dev(&mut self, dev_score: f64, head_only: bool) -> bool {
-        let lower = self.phase.lower_is_better();
+        let lower = self.phase.lower_is_better(self.select);
         let improved = match self.best {
             None => true,
             Some(b) if lower => dev_score < b,
@@ -32,7 +32,7 @@ impl TrainState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model_core::train::{Phase, Recipe};
+    use model_core::train::{Phase, Recipe, Select};
 
     #[test]
     fn stage_two_stops_after_patience_epochs_without_a_higher_f1() {
@@ -64,5 +64,15 @@ mod tests {
         );
         assert!(!s.record_dev(30.0, false));
         assert_eq!(s.bad_epochs, 1);
+    }
+
+    #[test]
+    fn stage_one_selected_by_cluster_quality_wants_a_higher_score() {
+        let mut s = TrainState::new(Recipe::Nerco, 1);
+        s.select = Select::Silhouette;
+        assert!(s.record_dev(0.3, false));
+        assert!(!s.record_dev(0.2, false));
+        assert!(s.record_dev(0.5, false));
+        assert_eq!((s.best, s.best_epoch, s.bad_epochs), (Some(0.5), 3, 0));
     }
 }
