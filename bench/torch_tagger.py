@@ -1,4 +1,4 @@
-"""The nerco tagger in PyTorch (CPU), for the training-throughput comparison of `nerco bench`.
+"""The nerco tagger in PyTorch (CPU or CUDA), for the training-throughput comparison of `nerco bench`.
 
 Same architecture as model-core: char + bigram embeddings -> dropout -> projection -> one
 post-LN Transformer layer with FLAT-style relative-position attention (a sinusoidal distance
@@ -11,6 +11,9 @@ Reads the batches `nerco bench --suite train` exports (bench/batches_resume.json
 `warmup_batches` untimed steps, then the rest timed, and prints `TOKENS_PER_S <x>`.
 
     bench/.venv/bin/python bench/torch_tagger.py --batches bench/batches_resume.json --stage 1
+
+`--device cuda` runs it on a GPU (scripts/gpu-check.sh): every tensor is made there, and the
+clock waits for the device before it stops.
 """
 
 import argparse
@@ -164,7 +167,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
+    torch.set_default_device(args.device)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     with open(args.batches) as f:
@@ -197,11 +203,13 @@ def main():
     for b in batches[:warmup]:
         step(b)
     tokens = sum(int(b[3].sum()) for b in batches[warmup:])
+    sync()
     t0 = time.perf_counter()
     for b in batches[warmup:]:
         step(b)
+    sync()
     dt = time.perf_counter() - t0
-    print(f"TORCH {torch.__version__} threads={torch.get_num_threads()}")
+    print(f"TORCH {torch.__version__} threads={torch.get_num_threads()} device={args.device}")
     print(f"TOKENS {tokens} SECONDS {dt:.3f}")
     print(f"TOKENS_PER_S {tokens / dt:.1f}")
 

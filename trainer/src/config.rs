@@ -150,6 +150,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_committed_config_loads_and_validates() {
+        // A user starts from these files: a typo in one would be an error at their first run.
+        fn walk(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, found);
+                } else if p.extension().is_some_and(|x| x == "toml") {
+                    found.push(p);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs"),
+            &mut found,
+        );
+        assert!(found.len() > 10, "{found:?}");
+        for p in found {
+            RunConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+        }
+    }
+
+    #[test]
     fn a_config_extends_another_key_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("search");

@@ -9,10 +9,12 @@
 //! - `inference`: `Pipeline::tags` sentences/s on the MSRA test set, by batch size, and peak RSS.
 //! - `train`: stage 1 (InfoNCE) and stage 2 (CRF) training tokens/s on Resume batches, against
 //!   the same model in PyTorch (`bench/torch_tagger.py`), alternating runs.
+//! - `bert`: a BERT-base-sized character encoder, forward and forward + backward tokens/s.
 //!
 //! Each suite rewrites its own section of the report, between `<!-- BEGIN name -->` and
 //! `<!-- END name -->` markers, and leaves the others alone.
 
+mod bert;
 mod crf;
 mod inference;
 mod infonce;
@@ -27,7 +29,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use std::path::Path;
 
-const SUITES: [&str; 4] = ["inference", "infonce", "crf", "train"];
+const SUITES: [&str; 5] = ["inference", "infonce", "crf", "train", "bert"];
 
 /// Runs one suite (`None` or `all`: every suite) and rewrites its section of `report`.
 pub fn run(suite: Option<&str>, report: &Path, device: &Device) -> Result<()> {
@@ -45,6 +47,7 @@ pub fn run(suite: Option<&str>, report: &Path, device: &Device) -> Result<()> {
             "infonce" => infonce::run(device)?,
             "crf" => crf::run(device)?,
             "train" => train::run(device)?,
+            "bert" => bert::run(device)?,
             _ => unreachable!("suite names are checked above"),
         };
         let section = format!("{head}\n{body}");
@@ -68,7 +71,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown bench suite `gpu`; one of inference, infonce, crf, train"
+            "unknown bench suite `gpu`; one of inference, infonce, crf, train, bert"
         );
         assert!(!report.exists());
     }

@@ -61,6 +61,11 @@ fn torch_pass(batches_json: &Path, stage: usize, warmup: usize) -> Result<Option
             "--warmup",
             &warmup.to_string(),
         ])
+        // `cuda` on a GPU machine (scripts/gpu-check.sh), beside Burn on `--backend vulkan`.
+        .args([
+            "--device",
+            &std::env::var("NERCO_TORCH_DEVICE").unwrap_or_else(|_| "cpu".into()),
+        ])
         .output()
         .context("cannot start bench/torch_tagger.py")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
