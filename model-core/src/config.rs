@@ -115,6 +115,18 @@ fn err(field: &'static str, message: impl Into<String>) -> Result<(), ConfigErro
 }
 
 impl ModelConfig {
+    /// The defaults at another size: `d_model` wide with `n_heads` heads, character and bigram
+    /// embeddings `embed_dim` wide (small models for tests, demos and the page's live trainer).
+    pub fn sized(d_model: usize, n_heads: usize, embed_dim: usize) -> Self {
+        Self {
+            d_model,
+            n_heads,
+            char_dim: embed_dim,
+            bigram_dim: embed_dim,
+            ..Self::default()
+        }
+    }
+
     /// The FLAT word list: `lexicon`, or [`DEFAULT_LEXICON`].
     pub fn lexicon_path(&self) -> PathBuf {
         self.lexicon

@@ -22,7 +22,7 @@
 //! # let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
 //! # let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
 //! # let config = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-//! #     .with_hyper(ModelConfig { d_model: 16, n_heads: 2, char_dim: 8, bigram_dim: 8, ..Default::default() });
+//! #     .with_hyper(ModelConfig::sized(16, 2, 8));
 //! # let weights = model_core::weights::to_bytes(&config.init(&device), false)?;
 //! # let meta = ModelMeta { format_version: FORMAT_VERSION, model: config, vocabs, tags, max_len: 32 };
 //! # std::fs::write(dir.join("meta.json"), serde_json::to_string(&meta)?)?;

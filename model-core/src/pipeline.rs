@@ -201,13 +201,7 @@ mod roundtrip_tests {
         let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_hyper(ModelConfig {
-                d_model: 16,
-                n_heads: 2,
-                char_dim: 8,
-                bigram_dim: 8,
-                ..Default::default()
-            });
+            .with_hyper(ModelConfig::sized(16, 2, 8));
         let meta = ModelMeta {
             format_version: FORMAT_VERSION,
             model: model.clone(),
@@ -269,13 +263,9 @@ mod flat_tests {
             let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
             let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
                 .with_hyper(ModelConfig {
-                    d_model: 16,
-                    n_heads: 2,
-                    char_dim: 8,
-                    bigram_dim: 8,
                     encoder: EncoderKind::Flat,
                     word_dim: 4,
-                    ..Default::default()
+                    ..ModelConfig::sized(16, 2, 8)
                 })
                 .with_lattice(Some(LatticeConfig::new(lexicon.len())));
             vocabs.words = Some(lexicon);
@@ -342,13 +332,7 @@ pub(crate) mod api_tests {
         let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_hyper(ModelConfig {
-                d_model: 16,
-                n_heads: 2,
-                char_dim: 8,
-                bigram_dim: 8,
-                ..Default::default()
-            });
+            .with_hyper(ModelConfig::sized(16, 2, 8));
         let tagger = model.init(device);
         let meta = ModelMeta {
             format_version: FORMAT_VERSION,

@@ -62,13 +62,7 @@ mod tests {
     fn half_precision_files_are_half_the_size_and_load_close_to_the_original() {
         let device = Device::flex();
         device.seed(4);
-        let config = TaggerConfig::new(50, 80, 9).with_hyper(ModelConfig {
-            d_model: 32,
-            n_heads: 4,
-            char_dim: 16,
-            bigram_dim: 16,
-            ..Default::default()
-        });
+        let config = TaggerConfig::new(50, 80, 9).with_hyper(ModelConfig::sized(32, 4, 16));
         let tagger = config.init(&device);
         let full = to_bytes(&tagger, false).unwrap();
         let half = to_bytes(&tagger, true).unwrap();

@@ -185,13 +185,7 @@ mod fuzz {
             let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
             let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
             let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-                .with_hyper(ModelConfig {
-                    d_model: 16,
-                    n_heads: 2,
-                    char_dim: 8,
-                    bigram_dim: 8,
-                    ..Default::default()
-                });
+                .with_hyper(ModelConfig::sized(16, 2, 8));
             let tagger = model.init(&device);
             let meta = ModelMeta {
                 format_version: FORMAT_VERSION,

@@ -101,13 +101,7 @@ mod tests {
         let mut vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let mut cfg = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_hyper(ModelConfig {
-                d_model: 16,
-                n_heads: 2,
-                char_dim: 8,
-                bigram_dim: 8,
-                ..Default::default()
-            });
+            .with_hyper(ModelConfig::sized(16, 2, 8));
         if flat {
             let list: Vec<String> = ["北京", "北京大学", "大学", "读书", "上海"]
                 .map(String::from)

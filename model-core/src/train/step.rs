@@ -202,13 +202,7 @@ mod tests {
         let vocabs = Vocabs::build(data.iter().map(|s| s.chars.as_slice()), 1, 1);
         let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into()]);
         let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-            .with_hyper(ModelConfig {
-                d_model: 16,
-                n_heads: 2,
-                char_dim: 8,
-                bigram_dim: 8,
-                ..Default::default()
-            })
+            .with_hyper(ModelConfig::sized(16, 2, 8))
             .init(&device);
         let examples: Vec<Example> = data
             .iter()
