@@ -65,9 +65,9 @@ impl Frozen {
 pub struct StepLoss {
     pub tensor: Tensor<1>,
     /// Already on the host (the CRF term, whose tensor is a surrogate with the NLL's gradient).
-    host: f64,
+    pub(super) host: f64,
     /// A term still on the device, with its weight in the value.
-    device: Option<(f64, Tensor<1>)>,
+    pub(super) device: Option<(f64, Tensor<1>)>,
 }
 
 impl StepLoss {
