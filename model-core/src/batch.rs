@@ -1,7 +1,8 @@
 //! Encoded sentences and padded mini-batches.
 
-use crate::data::Sentence;
+use crate::data::{Sentence, Span, spans_to_tags};
 use crate::lexicon::WordMatch;
+use crate::model::binder::GoldMention;
 use crate::tags::TagSet;
 use crate::vocab::{PAD, Vocabs};
 use burn::prelude::*;
@@ -17,6 +18,8 @@ pub struct Example {
     pub(crate) bert: Vec<usize>,
     /// Lexicon words in the sentence, the lattice's extra tokens (empty unless FLAT).
     pub words: Vec<WordMatch>,
+    /// Gold entities for a Binder head's loss (may overlap; empty for the CRF head).
+    pub(crate) gold: Vec<GoldMention>,
 }
 
 impl Example {
@@ -51,6 +54,37 @@ impl Example {
         Ok(ex)
     }
 
+    /// A sentence for a Binder model: `spans` (possibly overlapping) become its gold mentions,
+    /// typed by `tags.types`, and its tags (for stage 1's Semantic Classes) come from
+    /// [`flat_spans`] of them: where spans nest, a char's class is its outermost entity's type.
+    pub fn with_gold(
+        chars: &[char],
+        spans: &[Span],
+        vocabs: &Vocabs,
+        tags: &TagSet,
+    ) -> Result<Self, String> {
+        let mut ex = Self::unlabelled(chars, vocabs);
+        if let Some(s) = spans
+            .iter()
+            .find(|s| s.start >= s.end || s.end > chars.len())
+        {
+            return Err(format!(
+                "span {}..{} is not inside the sentence's {} chars",
+                s.start,
+                s.end,
+                chars.len()
+            ));
+        }
+        ex.gold = GoldMention::from_spans(spans, &tags.types).map_err(|e| e.to_string())?;
+        let flat = spans_to_tags(&flat_spans(spans), chars.len(), tags.scheme);
+        for t in &flat {
+            let id = tags.tag_id(t).ok_or_else(|| format!("unknown tag `{t}`"))?;
+            ex.tags.push(id);
+            ex.classes.push(tags.class_of(id));
+        }
+        Ok(ex)
+    }
+
     pub fn len(&self) -> usize {
         self.chars.len()
     }
@@ -75,6 +109,8 @@ pub struct Batch {
     pub(crate) bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
     /// The FLAT lattice's words; `None` when no sentence of the batch has any.
     pub(crate) lattice: Option<Lattice>,
+    /// Each sentence's gold mentions (Binder; empty lists otherwise).
+    pub(crate) gold: Vec<Vec<GoldMention>>,
 }
 
 /// A batch as FLAT's flat lattice: each sentence's characters (padded to the batch's `len`), then
@@ -202,6 +238,7 @@ impl Batch {
             lengths: examples.iter().map(|e| e.len()).collect(),
             tags: examples.iter().map(|e| e.tags.clone()).collect(),
             classes: examples.iter().map(|e| e.classes.clone()).collect(),
+            gold: examples.iter().map(|e| e.gold.clone()).collect(),
         }
     }
 
@@ -215,6 +252,7 @@ impl Batch {
             lengths: self.lengths.clone(),
             tags: self.tags.clone(),
             classes: self.classes.clone(),
+            gold: self.gold.clone(),
             bert: (self.bert.as_ref()).map(|(ids, pad)| (ids.clone().inner(), pad.clone().inner())),
             lattice: self.lattice.as_ref().map(|l| Lattice {
                 words: l.words.clone().inner(),
@@ -253,6 +291,21 @@ impl Batch {
         let idx = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &reps.device());
         reps.reshape([b * l, d]).select(0, idx)
     }
+}
+
+/// Non-overlapping spans of `spans`: the longest first (then the earliest), skipping any that
+/// overlaps one kept, so nested spans give way to their outermost entity.
+pub fn flat_spans(spans: &[Span]) -> Vec<Span> {
+    let mut order: Vec<&Span> = spans.iter().collect();
+    order.sort_by_key(|s| (std::cmp::Reverse(s.end - s.start), s.start, s.label.clone()));
+    let mut kept: Vec<Span> = Vec::new();
+    for s in order {
+        if kept.iter().all(|k| s.end <= k.start || k.end <= s.start) {
+            kept.push(s.clone());
+        }
+    }
+    kept.sort();
+    kept
 }
 
 /// Indices of `lens` grouped into batches of similar length (sorted, then chunked), so padding

@@ -3,13 +3,13 @@
 //! by the trainer's scoring and by third parties; the browser's engine wraps the same
 //! [`crate::infer`] core with asynchronous reads.
 
-use crate::data::{Sentence, tags_to_spans};
+use crate::data::{Sentence, Span, SpanSentence, tags_to_spans};
 use crate::decode::CrfScores;
 use crate::error::Result;
 use crate::host::try_tensor_values;
-use crate::infer::assemble::{analyses, tag_ids, text_entities};
-use crate::infer::{Outputs, Plan, Run, TEXT_BATCH, TextPlan, forward};
-use crate::metrics::{Report, evaluate};
+use crate::infer::assemble::{analyses, tag_ids, text_entities, unit_spans};
+use crate::infer::{Outputs, Plan, Run, ScoreLayout, TEXT_BATCH, TextPlan, forward};
+use crate::metrics::{Report, evaluate, evaluate_spans};
 use crate::model::Tagger;
 use burn::module::Module;
 use burn::prelude::*;
@@ -82,7 +82,7 @@ impl Pipeline {
     pub fn start_run<'p>(&self, plan: &'p Plan, with_reps: bool) -> Run<'p> {
         Run::new(
             plan,
-            self.meta.tags.len(),
+            ScoreLayout::of(&self.meta.model),
             self.meta.model.hyper.d_model,
             with_reps,
         )
@@ -100,9 +100,9 @@ impl Pipeline {
         let mut run = self.start_run(plan, with_reps);
         while let Some(batch) = run.next_batch(&self.device) {
             let out = forward(&self.tagger, &batch, with_reps);
-            let emissions = try_tensor_values(out.emissions)?;
+            let scores = try_tensor_values(out.scores)?;
             let reps = out.reps.map(try_tensor_values).transpose()?;
-            run.accept(emissions, reps);
+            run.accept(scores, reps);
         }
         Ok(run.finish())
     }
@@ -132,7 +132,13 @@ impl Pipeline {
         TextPlan::new(texts, &self.meta.vocabs, self.meta.max_len, TEXT_BATCH)
     }
 
-    /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each.
+    /// Whether the model's head is Binder's (entities may overlap under nested decoding).
+    pub fn is_binder(&self) -> bool {
+        self.meta.model.binder.is_some()
+    }
+
+    /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each (empty
+    /// for a Binder model, which has none).
     pub fn emissions(&self, sentences: &[&[char]], batch_size: usize) -> Vec<Vec<f32>> {
         let plan = Plan::pieces(sentences, &self.meta.vocabs, batch_size);
         self.run_or_panic(&plan).emissions
@@ -140,36 +146,86 @@ impl Pipeline {
 
     /// Tag ids for sentences of any length (long ones are split into pieces and re-joined).
     pub fn tag_ids(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<usize>> {
+        self.predict(sentences, batch_size).0
+    }
+
+    /// Tag ids and entity spans of sentences of any length, from one run: the CRF's tags and
+    /// their spans, or a Binder model's decoded spans (overlapping under nested decoding) and
+    /// the tags of their flat decoding.
+    fn predict(
+        &self,
+        sentences: &[Vec<char>],
+        batch_size: usize,
+    ) -> (Vec<Vec<usize>>, Vec<Vec<Span>>) {
         let plan = Plan::sentences(sentences, &self.meta.vocabs, self.meta.max_len, batch_size);
-        tag_ids(&plan, &self.run_or_panic(&plan), &self.crf)
+        let out = self.run_or_panic(&plan);
+        let ids = tag_ids(&plan, &out, &self.crf, &self.meta.tags);
+        let types = &self.meta.tags.types;
+        let spans = if out.binder {
+            unit_spans(&plan, &out)
+                .iter()
+                .map(|found| found.iter().map(|s| s.to_span(types)).collect())
+                .collect()
+        } else {
+            ids.iter()
+                .map(|ids| tags_to_spans(&self.tag_names(ids)))
+                .collect()
+        };
+        (ids, spans)
+    }
+
+    fn tag_names(&self, ids: &[usize]) -> Vec<String> {
+        ids.iter()
+            .map(|&t| self.meta.tags.tags[t].clone())
+            .collect()
     }
 
     pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
         self.tag_ids(sentences, batch_size)
-            .into_iter()
-            .map(|ids| {
-                ids.into_iter()
-                    .map(|t| self.meta.tags.tags[t].clone())
-                    .collect()
-            })
+            .iter()
+            .map(|ids| self.tag_names(ids))
             .collect()
     }
 
+    /// Entity spans for sentences of any length (see [`Pipeline::predict`]'s two cases).
+    pub fn spans(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Span>> {
+        self.predict(sentences, batch_size).1
+    }
+
+    /// Entities of sentences of any length ([`Pipeline::spans`] with their text).
     pub fn entities(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Entity>> {
-        self.tags(sentences, batch_size)
+        self.spans(sentences, batch_size)
             .iter()
             .zip(sentences)
-            .map(|(tags, chars)| spans_to_entities(&tags_to_spans(tags), chars))
+            .map(|(spans, chars)| spans_to_entities(spans, chars))
             .collect()
     }
 
     /// Score gold sentences: their own tags against the predictions (returned too, in the tag
-    /// set's scheme).
+    /// set's scheme). A Binder model is scored on its decoded spans ([`Pipeline::score_spans`]);
+    /// the tags it returns are its flat decoding's.
     pub fn score(&self, sentences: &[Sentence]) -> Result<(Report, Vec<Vec<String>>)> {
         let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
+        if self.is_binder() {
+            let (ids, spans) = self.predict(&chars, SCORE_BATCH);
+            let gold: Vec<Vec<Span>> = sentences.iter().map(|s| tags_to_spans(&s.tags)).collect();
+            let lengths: Vec<usize> = chars.iter().map(Vec::len).collect();
+            let report = evaluate_spans(&gold, &spans, &lengths)?;
+            return Ok((report, ids.iter().map(|i| self.tag_names(i)).collect()));
+        }
         let pred = self.tags(&chars, SCORE_BATCH);
         let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone()).collect();
         Ok((evaluate(&gold, &pred)?, pred))
+    }
+
+    /// Score sentences with gold spans (nested ones included) against [`Pipeline::spans`]
+    /// (returned too), exact type and boundaries.
+    pub fn score_spans(&self, sentences: &[SpanSentence]) -> Result<(Report, Vec<Vec<Span>>)> {
+        let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
+        let pred = self.spans(&chars, SCORE_BATCH);
+        let gold: Vec<Vec<Span>> = sentences.iter().map(|s| s.spans.clone()).collect();
+        let lengths: Vec<usize> = chars.iter().map(Vec::len).collect();
+        Ok((evaluate_spans(&gold, &pred, &lengths)?, pred))
     }
 
     /// The sentence-level methods predate the error type and return plain values: a failed read

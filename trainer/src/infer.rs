@@ -1,10 +1,13 @@
 //! `nerco eval` and `nerco predict`: load a finished run and tag text with it.
 
 use crate::config::RunConfig;
+use crate::data_prep::is_span_file;
 use crate::run_dir::{write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
+use model_core::data::{
+    convert_tags, detect_scheme, read_conll, read_span_jsonl, write_conll_triples,
+};
 use model_core::pipeline::Pipeline;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,20 +25,46 @@ pub struct EvalArgs<'a> {
     pub json: Option<&'a Path>,
 }
 
+/// The file `nerco eval` scores and how it is read (`[data] format`, or by its name).
+fn eval_file(a: &EvalArgs) -> Result<(std::path::PathBuf, String)> {
+    if let Some(p) = a.data {
+        return Ok((p.to_path_buf(), "auto".into()));
+    }
+    let cfg = RunConfig::load(&a.run.join("config.toml"))?;
+    let path = match a.split {
+        "dev" => cfg.data.dev,
+        "test" => cfg.data.test,
+        "train" => cfg.data.train,
+        other => bail!("unknown split `{other}` (dev, test or train)"),
+    };
+    Ok((path, cfg.data.format))
+}
+
+/// `nerco eval` on span JSON Lines: exact-span scores, nested entities included.
+fn eval_spans(pipeline: &Pipeline, path: &Path, a: &EvalArgs) -> Result<()> {
+    if a.write_conll.is_some() {
+        bail!(
+            "--write-conll needs tagged (CoNLL) data; {} holds spans",
+            path.display()
+        );
+    }
+    let sentences = read_span_jsonl(path)?;
+    let (report, _) = pipeline.score_spans(&sentences)?;
+    if let Some(out) = a.json {
+        write_json(out, &report)?;
+    }
+    println!("{}: {} sentences", path.display(), sentences.len());
+    println!("{}", report.summary());
+    Ok(())
+}
+
 pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
     let pipeline = load_pipeline(a.run, device)?;
-    let path = match a.data {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let cfg = RunConfig::load(&a.run.join("config.toml"))?;
-            match a.split {
-                "dev" => cfg.data.dev,
-                "test" => cfg.data.test,
-                "train" => cfg.data.train,
-                other => bail!("unknown split `{other}` (dev, test or train)"),
-            }
-        }
-    };
+    let (path, format) = eval_file(&a)?;
+    if is_span_file(&path, &format) {
+        return eval_spans(&pipeline, &path, &a);
+    }
+    // A Binder model is scored on its spans; the tags written are its flat decoding's.
     let sentences = read_conll(&path)?;
     let (report, pred) = pipeline.score(&sentences)?;
     if let Some(out) = a.write_conll {
@@ -66,9 +95,11 @@ pub enum InputFormat {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// `{"text", "entities":[{"start","end","type","text"}]}` per line.
+    /// `{"text", "entities":[{"start","end","type","text"}]}` per line; a nested Binder model
+    /// lists every entity, overlapping ones included.
     Jsonl,
-    /// `char tag` lines.
+    /// `char tag` lines. Tags cannot hold overlapping entities: for a nested Binder model they
+    /// are its flat decoding's (the best-scoring of overlapping entities).
     Conll,
 }
 

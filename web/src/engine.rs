@@ -50,12 +50,12 @@ impl Engine {
         let mut run = p.start_run(&plan.plan, with_embeddings);
         while let Some(batch) = run.next_batch(p.device()) {
             let out = forward(p.tagger(), &batch, with_embeddings);
-            let emissions = read(out.emissions).await?;
+            let scores = read(out.scores).await?;
             let reps = match out.reps {
                 Some(r) => Some(read(r).await?),
                 None => None,
             };
-            run.accept(emissions, reps);
+            run.accept(scores, reps);
         }
         Ok(p.analysis(&plan, &run.finish()))
     }

@@ -20,9 +20,10 @@ pub struct ModelMeta {
     pub max_len: usize,
 }
 
-/// 2: the hyperparameters nested in `model.hyper` (the run config's `[model]` table); version 1
-/// files (flat fields) are read and migrated.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: an optional Binder head (`model.binder`, `model.hyper.binder`); a version 2 file is a
+/// version 3 file without one. 2: the hyperparameters nested in `model.hyper` (the run config's
+/// `[model]` table); version 1 files (flat fields) are read and migrated.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why a model's metadata was refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,10 @@ impl ModelMeta {
         }
         let meta = match serde_json::from_str::<Version>(json)?.format_version {
             FORMAT_VERSION => serde_json::from_str(json)?,
+            2 => ModelMeta {
+                format_version: FORMAT_VERSION,
+                ..serde_json::from_str(json)?
+            },
             1 => v1::read(json)?,
             found => return Err(MetaError::FormatVersion { found }),
         };
@@ -94,6 +99,15 @@ impl ModelMeta {
         }
         if self.model.n_tags != self.tags.len() {
             return bad("tag count differs from the tag set".into());
+        }
+        if let Some(b) = &self.model.binder
+            && b.n_types != self.tags.types.len()
+        {
+            return bad(format!(
+                "the Binder head has {} types but the tag set {}",
+                b.n_types,
+                self.tags.types.len()
+            ));
         }
         Ok(())
     }
