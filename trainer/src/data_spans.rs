@@ -61,7 +61,7 @@ pub(crate) fn load(
             .flat_map(|s| &s.spans)
             .filter(|x| x.len() > k)
             .count(),
-        meta.model.hyper.binder.decoding,
+        format!("{:?}", meta.model.hyper.binder.decoding).to_lowercase(),
     );
     let splits = Splits {
         dev: Gold::Spans(dev),
