@@ -318,3 +318,38 @@ pub(crate) fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize
         .map(<[usize]>::to_vec)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scheme;
+
+    fn span(start: usize, end: usize, label: &str) -> Span {
+        Span {
+            start,
+            end,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn flat_spans_keep_the_outermost_and_binder_examples_carry_all_gold() {
+        let nested = [span(0, 2, "LOC"), span(0, 4, "ORG"), span(5, 7, "PER")];
+        assert_eq!(flat_spans(&nested), [span(0, 4, "ORG"), span(5, 7, "PER")]);
+        let chars: Vec<char> = "北京大学的张三".chars().collect();
+        let vocabs = Vocabs::build([chars.as_slice()], 1, 1);
+        let tags = TagSet::new(Scheme::Bioes, ["LOC", "ORG", "PER"].map(String::from));
+        let ex = Example::with_gold(&chars, &nested, &vocabs, &tags).unwrap();
+        assert_eq!(ex.gold.len(), 3);
+        // Stage 1's classes follow the outermost entity.
+        let names: Vec<&str> = ex.tags.iter().map(|&t| tags.tags[t].as_str()).collect();
+        assert_eq!(
+            names,
+            ["B-ORG", "I-ORG", "I-ORG", "E-ORG", "O", "B-PER", "E-PER"]
+        );
+        let unknown = Example::with_gold(&chars, &[span(0, 2, "GPE")], &vocabs, &tags);
+        assert!(unknown.unwrap_err().contains("GPE"));
+        let outside = Example::with_gold(&chars[..3], &nested, &vocabs, &tags);
+        assert!(outside.unwrap_err().contains("not inside"));
+    }
+}

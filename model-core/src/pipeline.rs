@@ -513,3 +513,75 @@ pub(crate) mod api_tests {
         assert!(matches!(p.score(&[short]), Err(crate::Error::Metrics(_))));
     }
 }
+
+#[cfg(test)]
+mod binder_tests {
+    use super::*;
+    use crate::config::{Decoding, HeadKind};
+
+    /// [`api_tests::tiny`] with a Binder head (K = 3) decoding `decoding`.
+    fn binder(decoding: Decoding) -> Pipeline {
+        let device = Device::flex();
+        let (mut meta, _) = api_tests::tiny(&device);
+        meta.model.hyper.head = HeadKind::Binder;
+        meta.model.hyper.binder.decoding = decoding;
+        meta.model.binder = meta.model.hyper.binder_head(meta.tags.types.len(), 3);
+        let tagger = meta.model.init(&device);
+        let bytes = crate::weights::to_bytes(&tagger, false).unwrap();
+        let json = serde_json::to_string(&meta).unwrap();
+        Pipeline::from_bytes(ModelMeta::from_json(&json).unwrap(), bytes, &device).unwrap()
+    }
+
+    #[test]
+    fn a_binder_pipeline_tags_and_analyses_text_with_well_formed_output() {
+        let text = "张三在北京大学读书，李四去了上海\n\n王五";
+        for decoding in [Decoding::Flat, Decoding::Nested] {
+            let p = binder(decoding);
+            assert!(p.is_binder());
+            let a = p.analyse(text, true).unwrap();
+            let chars: Vec<char> = text.chars().collect();
+            assert_eq!(a.chars.len(), chars.len());
+            assert_eq!(a.entities, p.tag(text).unwrap());
+            assert_eq!(a.tags.iter().filter(|t| t.is_none()).count(), 2);
+            let n = p.meta().tags.len();
+            for (row, tag) in a.marginals.chunks(n).zip(&a.tags) {
+                let want = f32::from(tag.is_some());
+                assert_eq!(
+                    row.iter().sum::<f32>(),
+                    want,
+                    "one-hot rows, zero at breaks"
+                );
+            }
+            for e in &a.entities {
+                assert!(e.end - e.start <= 3, "no span wider than K");
+                assert_eq!(e.text, chars[e.start..e.end].iter().collect::<String>());
+            }
+            // The tags are the flat decoding: their entities never overlap, and are all found
+            // among the decoded entities.
+            let sentences = vec![chars[..16].to_vec()];
+            let tagged = tags_to_spans(&p.tags(&sentences, 4)[0]);
+            let spans = &p.spans(&sentences, 4)[0];
+            assert!(
+                tagged.iter().all(|s| spans.contains(s)),
+                "{tagged:?} {spans:?}"
+            );
+            let overlaps = spans.iter().enumerate().any(|(i, a)| {
+                spans[i + 1..]
+                    .iter()
+                    .any(|b| a.start < b.end && b.start < a.end)
+            });
+            if decoding == Decoding::Flat {
+                assert!(!overlaps, "{spans:?}");
+                assert_eq!(&tagged, spans);
+            }
+            // Scoring its own predictions as gold gives 100.
+            let gold = vec![SpanSentence {
+                chars: sentences[0].clone(),
+                spans: spans.clone(),
+                line: 1,
+            }];
+            let (report, _) = p.score_spans(&gold).unwrap();
+            assert!(spans.is_empty() || report.overall.f1 == 100.0);
+        }
+    }
+}

@@ -355,6 +355,38 @@ mod tests {
     }
 
     #[test]
+    fn pieces_clip_spans_and_nested_spans_are_refused_as_tags_with_file_and_line() {
+        let s = &parse(
+            "\n{\"text\": \"北京大学。张三在北京\", \"label\": [[0, 4, \"ORG\"], [0, 2, \"LOC\"], [3, 7, \"X\"], [8, 10, \"LOC\"]]}",
+        )
+        .unwrap()[0];
+        assert!(s.is_nested());
+        // Cut after the 。 (5 chars): X (3..7) becomes 3..5 and 0..2 of the second piece.
+        let pieces = s.pieces(6);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(
+            bounds(&pieces[0]),
+            [(0, 2, "LOC"), (0, 4, "ORG"), (3, 5, "X")]
+        );
+        assert_eq!(bounds(&pieces[1]), [(0, 2, "X"), (3, 5, "LOC")]);
+        assert!(pieces.iter().all(|p| p.line == 2));
+        let e = s
+            .to_sentence(Scheme::Bioes, "n.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "n.jsonl:2: entities `北京` LOC [0, 2) and `北京大学` ORG [0, 4) overlap"
+            ),
+            "{e}"
+        );
+        let flat = &pieces[1];
+        assert!(!flat.is_nested());
+        let tagged = flat.to_sentence(Scheme::Bioes, "n.jsonl").unwrap();
+        assert_eq!(tagged.tags, ["B-X", "E-X", "O", "B-LOC", "E-LOC"]);
+    }
+
+    #[test]
     fn spans_form_with_exclusive_ends_and_nesting() {
         let s = parse(
             "{\"text\": \"北京大学校长\", \"spans\": [{\"start\": 0, \"end\": 4, \"type\": \"ORG\"}, \

@@ -131,6 +131,50 @@ mod tests {
         }
     }
 
+    /// [`meta`] with a Binder head of `n_types` types.
+    fn binder_meta(n_types: usize) -> ModelMeta {
+        let mut m = meta();
+        m.model.hyper.head = crate::config::HeadKind::Binder;
+        m.model.binder = m.model.hyper.binder_head(n_types, 4);
+        m
+    }
+
+    #[test]
+    fn binder_metadata_round_trips_and_a_head_that_does_not_fit_is_refused() {
+        let m = binder_meta(1);
+        let json = serde_json::to_string(&m).unwrap();
+        let back = ModelMeta::from_json(&json).unwrap();
+        assert_eq!(back.model.binder.as_ref().unwrap().max_span_len, 4);
+        let err = |m: &ModelMeta| {
+            ModelMeta::from_json(&serde_json::to_string(m).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&binder_meta(2)).contains("2 types but the tag set 1"));
+        let mut crf_head = binder_meta(1);
+        crf_head.model.hyper.head = crate::config::HeadKind::Crf;
+        assert!(err(&crf_head).contains("model.head is crf but the model has a Binder head"));
+        let mut no_head = binder_meta(1);
+        no_head.model.binder = None;
+        assert!(err(&no_head).contains("model.head is binder"));
+    }
+
+    #[test]
+    fn a_version_2_meta_json_without_binder_fields_loads_as_a_crf_model() {
+        let m = meta();
+        let mut v = serde_json::to_value(&m).unwrap();
+        v["format_version"] = 2.into();
+        v["model"].as_object_mut().unwrap().remove("binder");
+        assert!(!v.to_string().contains("binder"), "{v}");
+        let back = ModelMeta::from_json(&v.to_string()).unwrap();
+        assert_eq!(back.format_version, FORMAT_VERSION);
+        assert!(back.model.binder.is_none());
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&m).unwrap()
+        );
+    }
+
     #[test]
     fn a_bundle_of_another_format_version_is_refused() {
         let mut meta = meta();

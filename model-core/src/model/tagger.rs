@@ -238,6 +238,7 @@ mod tests {
     use super::*;
     use crate::batch::Example;
     use crate::lexicon::Lexicon;
+    use crate::model::OutputHead;
     use crate::vocab::Vocabs;
 
     fn chars(s: &str) -> Vec<char> {
@@ -246,6 +247,11 @@ mod tests {
 
     /// A small FLAT tagger without dropout, its vocabularies, and two sentences with words.
     fn flat() -> (Tagger, Vec<Example>, Device) {
+        flat_with(false)
+    }
+
+    /// [`flat`], with a Binder head (2 types, K = 3) when `binder`.
+    fn flat_with(binder: bool) -> (Tagger, Vec<Example>, Device) {
         let device = Device::flex();
         device.seed(7);
         let texts = [chars("南京市长江大桥"), chars("我在北京大学")];
@@ -282,6 +288,16 @@ mod tests {
                 ..Default::default()
             })
             .with_lattice(Some(LatticeConfig::new(n_words)));
+        let config = if binder {
+            let mut hyper = config.hyper.clone();
+            hyper.head = HeadKind::Binder;
+            hyper.binder.dropout = 0.0;
+            let head = hyper.binder_head(2, 3);
+            config.with_hyper(hyper).with_binder(head)
+        } else {
+            config
+        };
+        config.validate().unwrap();
         let examples = texts
             .iter()
             .map(|t| Example::unlabelled(t, &vocabs))
@@ -355,6 +371,62 @@ mod tests {
         );
     }
 
+    /// The batch with every word turned into padding, and the batch without its lattice.
+    fn masked_and_plain(batch: &Batch, device: &Device) -> (Batch, Batch) {
+        let mut masked = batch.clone();
+        let lattice = masked.lattice.as_mut().unwrap();
+        let [b, w] = lattice.words.dims();
+        lattice.pad = Tensor::cat(
+            vec![
+                batch.pad.clone(),
+                Tensor::<2, Bool>::full([b, w], true, device),
+            ],
+            1,
+        );
+        let mut plain = batch.clone();
+        plain.lattice = None;
+        (masked, plain)
+    }
+
+    #[test]
+    fn a_binder_tagger_reads_its_sentence_token_first_on_both_encoders() {
+        let (tagger, examples, device) = flat_with(true);
+        assert_eq!(tagger.cls_offset(), 1);
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, &device);
+        let states = tagger.states(&batch);
+        assert_eq!(states.dims(), [2, 8, 16]);
+        assert_eq!(tagger.encode(&batch).dims(), [2, 7, 16]);
+        // The token sees its sentence: the two sentences' tokens differ.
+        let cls = values(states.clone().narrow(1, 0, 1));
+        assert!(
+            cls[..16]
+                .iter()
+                .zip(&cls[16..])
+                .any(|(a, b)| (a - b).abs() > 1e-3)
+        );
+        // The token is position-free, so the lattice path with its words masked still equals
+        // the character path, sentence token included.
+        let (masked, plain) = masked_and_plain(&batch, &device);
+        let rows = |b: &Batch| {
+            let s = tagger.states(b);
+            let cls = values(s.clone().narrow(1, 0, 1));
+            let chars = b.gather_tokens(tagger.char_states(s));
+            let chars = chars.into_data().convert::<f32>().try_into_vec::<f32>();
+            (cls, chars.unwrap())
+        };
+        let (a, b) = (rows(&masked), rows(&plain));
+        assert_close(&a.0, &b.0);
+        assert_close(&a.1, &b.1);
+        // Binder's scores: [batch, types, (1 + len) · K].
+        let scores = tagger.head().scores(states, &batch);
+        assert_eq!(scores.dims(), [2, 2, 8 * 3]);
+        // A CRF model has no token: its states are its characters.
+        let (crf, _, _) = flat();
+        assert_eq!(crf.cls_offset(), 0);
+        assert_eq!(crf.states(&batch).dims(), [2, 7, 16]);
+    }
+
     #[test]
     fn a_sentence_with_words_gives_character_outputs_that_the_words_change() {
         let (tagger, examples, device) = flat();
@@ -374,20 +446,9 @@ mod tests {
         let (tagger, examples, device) = flat();
         let refs: Vec<&Example> = examples.iter().collect();
         let batch = Batch::new(&refs, &device);
-        let mut masked = batch.clone();
-        let lattice = masked.lattice.as_mut().unwrap();
-        let w = lattice.words.dims()[1];
         // Every word becomes padding: the characters attend to the characters only, through the
         // lattice's distance pairs instead of the character path's 2L-1 distances.
-        lattice.pad = Tensor::cat(
-            vec![
-                batch.pad.clone(),
-                Tensor::<2, Bool>::full([2, w], true, &device),
-            ],
-            1,
-        );
-        let mut plain = batch.clone();
-        plain.lattice = None;
+        let (masked, plain) = masked_and_plain(&batch, &device);
         // (Padding rows differ: they are garbage either way.)
         let real = |b: &Batch| {
             b.gather_tokens(tagger.encode(b))

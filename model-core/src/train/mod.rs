@@ -9,6 +9,9 @@ pub mod schedule;
 pub mod stage;
 pub mod step;
 
+#[cfg(test)]
+mod binder_tests;
+
 pub use optim::{apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};
 pub use schedule::{epoch_batches, epoch_rng, epoch_seed, learning_rate, length_pooled};
