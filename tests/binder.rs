@@ -89,8 +89,11 @@ fn nerco_plus_binder_fits_the_tiny_data_on_the_flat_lattice() {
     assert!(p.tagger().words.is_some() && p.is_binder());
 }
 
-/// The training sentences of the nested fixture, and the entities of each as (start, end, type).
-fn nested_gold() -> Vec<(String, BTreeSet<(u64, u64, String)>)> {
+/// A sentence's entities as (start, end, type).
+type Entities = BTreeSet<(u64, u64, String)>;
+
+/// The training sentences of the nested fixture, and the entities of each.
+fn nested_gold() -> Vec<(String, Entities)> {
     std::fs::read_to_string(root().join("tests/fixtures/nested/train.jsonl"))
         .unwrap()
         .lines()
@@ -114,7 +117,7 @@ fn nested_gold() -> Vec<(String, BTreeSet<(u64, u64, String)>)> {
         .collect()
 }
 
-fn entity_set(line: &Value) -> BTreeSet<(u64, u64, String)> {
+fn entity_set(line: &Value) -> Entities {
     line["entities"]
         .as_array()
         .unwrap()
@@ -130,7 +133,7 @@ fn entity_set(line: &Value) -> BTreeSet<(u64, u64, String)> {
         .collect()
 }
 
-fn overlapping(spans: &BTreeSet<(u64, u64, String)>) -> bool {
+fn overlapping(spans: &Entities) -> bool {
     spans
         .iter()
         .any(|a| spans.iter().any(|b| a != b && a.0 < b.1 && b.0 < a.1))
@@ -273,4 +276,30 @@ fn a_crf_recipe_refuses_nested_data_and_a_binder_config_refuses_a_crf_recipe() {
     .unwrap();
     let err = train_fails(&cfg, &dir.path().join("run2"));
     assert!(err.contains("decodng"), "{err}");
+}
+
+#[test]
+fn a_binder_head_trains_on_a_pretrained_character_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    let bert = root().join("tests/fixtures/bert-tiny");
+    let cfg = dir.path().join("tiny-bert.toml");
+    let text = tiny
+        .replace(
+            "[model]",
+            &format!("[model]\nchar_encoder = \"{}\"", bert.display()),
+        )
+        .replace("epochs = 60", "epochs = 30");
+    std::fs::write(&cfg, text).unwrap();
+    let run = dir.path().join("run");
+    train(
+        cfg.to_str().unwrap(),
+        &run,
+        &["--recipe", "binder", "--seed", "1"],
+    );
+    let f1 = fitted_f1(&run);
+    assert!(f1 >= 90.0, "Binder on the tiny BERT fits, F1 {f1}");
+    let p = Pipeline::load(&run, &Device::flex()).unwrap();
+    assert!(p.tagger().bert.is_some() && p.is_binder());
+    assert!(!p.tag("高勇：男，中国国籍。").unwrap().is_empty());
 }
