@@ -187,7 +187,8 @@ impl Pipeline {
             .collect()
     }
 
-    /// Entity spans for sentences of any length (see [`Pipeline::predict`]'s two cases).
+    /// Entity spans for sentences of any length: a Binder model's decoded spans (overlapping
+    /// under nested decoding), or the spans of the CRF's tags.
     pub fn spans(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Span>> {
         self.predict(sentences, batch_size).1
     }

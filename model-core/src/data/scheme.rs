@@ -53,16 +53,6 @@ pub struct Span {
 }
 
 impl Span {
-    /// First char (0-based).
-    pub fn start(&self) -> usize {
-        self.start
-    }
-
-    /// One past the last char.
-    pub fn end(&self) -> usize {
-        self.end
-    }
-
     /// The entity type.
     pub fn label(&self) -> &str {
         &self.label

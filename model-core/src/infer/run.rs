@@ -19,7 +19,7 @@ use burn::prelude::*;
 
 /// How the host reads a head's scores ([`super::forward::Forward::scores`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScoreLayout {
+pub(crate) enum ScoreLayout {
     /// CRF emissions, `[len, n_tags]` per sentence, kept for Viterbi.
     Tags { n_tags: usize },
     /// Binder span scores, `[n_types, 1 + len, max_span_len]` per sentence (`len`: the batch's
@@ -33,7 +33,7 @@ pub enum ScoreLayout {
 
 impl ScoreLayout {
     /// The layout of a model of config `model`.
-    pub fn of(model: &TaggerConfig) -> Self {
+    pub(crate) fn of(model: &TaggerConfig) -> Self {
         match &model.binder {
             Some(b) => ScoreLayout::Spans {
                 n_types: b.n_types,
@@ -120,8 +120,9 @@ impl<'p> Run<'p> {
         None
     }
 
-    /// The values of the last batch's [`super::forward::Forward`], read back: its scores (see
-    /// [`ScoreLayout`]) and, when asked for, representations `[tokens, d_model]`.
+    /// The values of the last batch's [`super::forward::Forward`], read back: its scores (by
+    /// the model's head: emissions or span scores) and, when asked for, representations
+    /// `[tokens, d_model]`.
     pub fn accept(&mut self, scores: Vec<f32>, reps: Option<Vec<f32>>) {
         let (pieces, l) = self.pending.take().expect("accept follows next_batch");
         let d = self.d_model;

@@ -4,8 +4,8 @@
 //! Two heads: linear + CRF (NerCo's stage 2, [`LinearCrf`]) and Binder's span/type bi-encoder
 //! ([`BinderHead`]). [`Tagger::head`] picks the model's; the training step (`crate::train`,
 //! feature `train`) and inference ([`crate::infer::forward()`]) call the trait, never a head
-//! directly. The host side of a head's scores (Viterbi, or span decoding) is chosen by
-//! [`crate::infer::ScoreLayout`].
+//! directly. The host side of a head's scores (Viterbi, or span decoding) follows the model's
+//! config ([`crate::infer::Run`]).
 
 use super::binder::{BinderHead, BinderTargets, LossWeights, binder_loss};
 use super::crf::{Crf, CrfConstraints};
@@ -26,7 +26,7 @@ pub struct HeadLoss {
 pub trait OutputHead {
     /// Device-side scores for the host decoder, one block per sentence: the CRF head's
     /// emissions `[batch, len, tags]`; Binder's span scores `[batch, types, (1 + len) · K]`.
-    /// `states`: [`Tagger::states`] of `batch`.
+    /// `states`: the encoder's outputs for `batch`, a Binder model's sentence token first.
     fn scores(&self, states: Tensor<3>, batch: &Batch) -> Tensor<3>;
 
     /// The loss of `batch`'s gold labels (its tags for the CRF, its gold spans for Binder).

@@ -20,4 +20,4 @@ pub use embedding::{
 };
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
 pub use head::{Head, HeadLoss, LinearCrf, OutputHead};
-pub use tagger::{BinderParts, LatticeConfig, Tagger, TaggerConfig};
+pub use tagger::{LatticeConfig, Tagger, TaggerConfig};

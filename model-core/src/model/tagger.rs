@@ -173,13 +173,13 @@ impl Tagger {
 
     /// What the head reads: the encoder's outputs `[batch, offset + len, d_model]`, the
     /// sentence token first in a Binder model (`offset` = [`Tagger::cls_offset`]).
-    pub fn states(&self, batch: &Batch) -> Tensor<3> {
+    pub(crate) fn states(&self, batch: &Batch) -> Tensor<3> {
         let features = self.bert.as_ref().and_then(|b| char_features(b, batch));
         self.states_with(batch, features)
     }
 
     /// [`Tagger::states`] with the pretrained encoder's features computed by the caller.
-    pub fn states_with(&self, batch: &Batch, features: Option<Tensor<3>>) -> Tensor<3> {
+    pub(crate) fn states_with(&self, batch: &Batch, features: Option<Tensor<3>>) -> Tensor<3> {
         let x = self
             .embed
             .forward(batch.chars.clone(), batch.bigrams.clone(), features);
@@ -209,12 +209,12 @@ impl Tagger {
     }
 
     /// Positions before the first character in [`Tagger::states`]: 1 with a sentence token.
-    pub fn cls_offset(&self) -> usize {
+    pub(crate) fn cls_offset(&self) -> usize {
         usize::from(self.binder.is_some())
     }
 
     /// The character rows of [`Tagger::states`], `[batch, len, d_model]`.
-    pub fn char_states(&self, states: Tensor<3>) -> Tensor<3> {
+    pub(crate) fn char_states(&self, states: Tensor<3>) -> Tensor<3> {
         match self.cls_offset() {
             0 => states,
             off => {
