@@ -276,6 +276,43 @@ fn a_crf_recipe_refuses_nested_data_and_a_binder_config_refuses_a_crf_recipe() {
     .unwrap();
     let err = train_fails(&cfg, &dir.path().join("run2"));
     assert!(err.contains("decodng"), "{err}");
+
+    // Without the nested LOCs the same span file trains a CRF: spans become BIOES tags.
+    let flat = dir.path().join("flat.jsonl");
+    let records: Vec<String> = nested_gold()
+        .iter()
+        .map(|(text, spans)| {
+            let outer: Vec<Value> = spans
+                .iter()
+                .filter(|a| !spans.iter().any(|b| b != *a && b.0 <= a.0 && a.1 <= b.1))
+                .map(|(s, e, t)| serde_json::json!({"start": s, "end": e, "type": t}))
+                .collect();
+            serde_json::json!({"text": text, "spans": outer}).to_string()
+        })
+        .collect();
+    std::fs::write(&flat, records.join("\n")).unwrap();
+    let nested = std::fs::read_to_string(root().join("configs/tiny-nested.toml")).unwrap();
+    let flat_cfg = nested
+        .replace("tests/fixtures/nested/train.jsonl", flat.to_str().unwrap())
+        .replace("epochs = 40", "epochs = 5");
+    std::fs::write(&cfg, flat_cfg).unwrap();
+    let run = dir.path().join("crf");
+    train(cfg.to_str().unwrap(), &run, &["--recipe", "no-contrast"]);
+    let meta = read_json(&run.join("meta.json"));
+    assert_eq!(meta["model"]["hyper"]["head"], "crf");
+    assert!(meta["model"]["binder"].is_null());
+    let tags = meta["tags"]["tags"].as_array().unwrap();
+    assert!(
+        ["B-ORG", "E-LOC", "S-PER"]
+            .iter()
+            .all(|t| tags.iter().any(|x| x == t))
+    );
+    assert!(
+        read_json(&run.join("metrics.json"))["test"]["token_accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[test]
