@@ -188,12 +188,13 @@ pub fn predict(
 }
 
 /// Property tests of `predict`'s text path: any text (emoji, control characters, combining marks,
-/// lines far longer than the model's window) is read into sentences and tagged without a panic,
-/// every character gets a tag, and every entity is a real slice of its sentence.
+/// lines far longer than the model's window) is read into sentences and tagged without a panic by
+/// a CRF and by a nested Binder model, every character gets a tag, and every entity is a real
+/// slice of its sentence.
 #[cfg(test)]
 mod fuzz {
     use super::*;
-    use model_core::config::ModelConfig;
+    use model_core::config::{Decoding, HeadKind, ModelConfig};
     use model_core::data::Scheme;
     use model_core::model::TaggerConfig;
     use model_core::pipeline::{FORMAT_VERSION, ModelMeta};
@@ -203,36 +204,43 @@ mod fuzz {
     use std::sync::OnceLock;
 
     /// A small random model (entities appear: its tags are untrained) with a 7-character window,
-    /// so long lines are split and re-joined.
-    fn pipeline() -> &'static Pipeline {
-        static P: OnceLock<Pipeline> = OnceLock::new();
-        P.get_or_init(|| {
-            let device = Device::flex();
-            device.seed(3);
-            let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海", "😀 ok"]
-                .iter()
-                .map(|s| s.chars().collect())
-                .collect();
-            let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
-            let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
-            let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-                .with_hyper(ModelConfig {
-                    d_model: 16,
-                    n_heads: 2,
-                    char_dim: 8,
-                    bigram_dim: 8,
-                    ..Default::default()
-                });
-            let tagger = model.init(&device);
-            let meta = ModelMeta {
-                format_version: FORMAT_VERSION,
-                model,
-                vocabs,
-                tags,
-                max_len: 7,
-            };
-            Pipeline::new(meta, &tagger, &device)
-        })
+    /// so long lines are split and re-joined; with `binder`, a Binder head decoding nested spans.
+    fn make(binder: bool) -> Pipeline {
+        let device = Device::flex();
+        device.seed(3);
+        let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海", "😀 ok"]
+            .iter()
+            .map(|s| s.chars().collect())
+            .collect();
+        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
+        let mut model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+            .with_hyper(ModelConfig {
+                d_model: 16,
+                n_heads: 2,
+                char_dim: 8,
+                bigram_dim: 8,
+                ..Default::default()
+            });
+        if binder {
+            model.hyper.head = HeadKind::Binder;
+            model.hyper.binder.decoding = Decoding::Nested;
+            model.binder = model.hyper.binder_head(tags.types.len(), 4);
+        }
+        let tagger = model.init(&device);
+        let meta = ModelMeta {
+            format_version: FORMAT_VERSION,
+            model,
+            vocabs,
+            tags,
+            max_len: 7,
+        };
+        Pipeline::new(meta, &tagger, &device)
+    }
+
+    fn pipelines() -> &'static [Pipeline; 2] {
+        static P: OnceLock<[Pipeline; 2]> = OnceLock::new();
+        P.get_or_init(|| [make(false), make(true)])
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -251,16 +259,17 @@ mod fuzz {
 
     fn check(input: &str, format: InputFormat) -> Result<(), TestCaseError> {
         let sentences = read_sentences(input, format);
-        let p = pipeline();
-        let tags = p.tags(&sentences, 4);
-        prop_assert_eq!(tags.len(), sentences.len());
-        for (s, t) in sentences.iter().zip(&tags) {
-            prop_assert_eq!(s.len(), t.len());
-        }
-        for (s, ents) in sentences.iter().zip(p.entities(&sentences, 4)) {
-            for e in ents {
-                prop_assert!(e.start < e.end && e.end <= s.len());
-                prop_assert_eq!(e.text, s[e.start..e.end].iter().collect::<String>());
+        for p in pipelines() {
+            let tags = p.tags(&sentences, 4);
+            prop_assert_eq!(tags.len(), sentences.len());
+            for (s, t) in sentences.iter().zip(&tags) {
+                prop_assert_eq!(s.len(), t.len());
+            }
+            for (s, ents) in sentences.iter().zip(p.entities(&sentences, 4)) {
+                for e in ents {
+                    prop_assert!(e.start < e.end && e.end <= s.len());
+                    prop_assert_eq!(e.text, s[e.start..e.end].iter().collect::<String>());
+                }
             }
         }
         Ok(())
