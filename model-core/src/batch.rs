@@ -1,7 +1,8 @@
 //! Encoded sentences and padded mini-batches.
 
-use crate::data::Sentence;
+use crate::data::{Sentence, Span, spans_to_tags};
 use crate::lexicon::WordMatch;
+use crate::model::binder::GoldMention;
 use crate::tags::TagSet;
 use crate::vocab::{PAD, Vocabs};
 use burn::prelude::*;
@@ -17,6 +18,8 @@ pub struct Example {
     pub bert: Vec<usize>,
     /// Lexicon words in the sentence, the lattice's extra tokens (empty unless FLAT).
     pub words: Vec<WordMatch>,
+    /// Gold entities for a Binder head's loss (may overlap; empty for the CRF head).
+    pub gold: Vec<GoldMention>,
 }
 
 impl Example {
@@ -51,6 +54,37 @@ impl Example {
         Ok(ex)
     }
 
+    /// A sentence for a Binder model: `spans` (possibly overlapping) become its gold mentions,
+    /// typed by `tags.types`, and its tags (for stage 1's Semantic Classes) come from
+    /// [`flat_spans`] of them: where spans nest, a char's class is its outermost entity's type.
+    pub fn with_gold(
+        chars: &[char],
+        spans: &[Span],
+        vocabs: &Vocabs,
+        tags: &TagSet,
+    ) -> Result<Self, String> {
+        let mut ex = Self::unlabelled(chars, vocabs);
+        if let Some(s) = spans
+            .iter()
+            .find(|s| s.start >= s.end || s.end > chars.len())
+        {
+            return Err(format!(
+                "span {}..{} is not inside the sentence's {} chars",
+                s.start,
+                s.end,
+                chars.len()
+            ));
+        }
+        ex.gold = GoldMention::from_spans(spans, &tags.types).map_err(|e| e.to_string())?;
+        let flat = spans_to_tags(&flat_spans(spans), chars.len(), tags.scheme);
+        for t in &flat {
+            let id = tags.tag_id(t).ok_or_else(|| format!("unknown tag `{t}`"))?;
+            ex.tags.push(id);
+            ex.classes.push(tags.class_of(id));
+        }
+        Ok(ex)
+    }
+
     pub fn len(&self) -> usize {
         self.chars.len()
     }
@@ -75,6 +109,8 @@ pub struct Batch {
     pub(crate) bert: Option<(Tensor<2, Int>, Tensor<2, Bool>)>,
     /// The FLAT lattice's words; `None` when no sentence of the batch has any.
     pub(crate) lattice: Option<Lattice>,
+    /// Each sentence's gold mentions (Binder; empty lists otherwise).
+    pub gold: Vec<Vec<GoldMention>>,
 }
 
 /// A batch as FLAT's flat lattice: each sentence's characters (padded to the batch's `len`), then
@@ -202,6 +238,7 @@ impl Batch {
             lengths: examples.iter().map(|e| e.len()).collect(),
             tags: examples.iter().map(|e| e.tags.clone()).collect(),
             classes: examples.iter().map(|e| e.classes.clone()).collect(),
+            gold: examples.iter().map(|e| e.gold.clone()).collect(),
         }
     }
 
@@ -215,6 +252,7 @@ impl Batch {
             lengths: self.lengths.clone(),
             tags: self.tags.clone(),
             classes: self.classes.clone(),
+            gold: self.gold.clone(),
             bert: (self.bert.as_ref()).map(|(ids, pad)| (ids.clone().inner(), pad.clone().inner())),
             lattice: self.lattice.as_ref().map(|l| Lattice {
                 words: l.words.clone().inner(),
@@ -255,6 +293,21 @@ impl Batch {
     }
 }
 
+/// Non-overlapping spans of `spans`: the longest first (then the earliest), skipping any that
+/// overlaps one kept, so nested spans give way to their outermost entity.
+pub fn flat_spans(spans: &[Span]) -> Vec<Span> {
+    let mut order: Vec<&Span> = spans.iter().collect();
+    order.sort_by_key(|s| (std::cmp::Reverse(s.end - s.start), s.start, s.label.clone()));
+    let mut kept: Vec<Span> = Vec::new();
+    for s in order {
+        if kept.iter().all(|k| s.end <= k.start || k.end <= s.start) {
+            kept.push(s.clone());
+        }
+    }
+    kept.sort();
+    kept
+}
+
 /// Indices of `lens` grouped into batches of similar length (sorted, then chunked), so padding
 /// stays small; the batch order is shuffled by the caller.
 pub(crate) fn length_buckets(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
@@ -286,4 +339,39 @@ pub(crate) fn token_buckets(lens: &[usize], budget: usize) -> Vec<Vec<usize>> {
         batches.push(current);
     }
     batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scheme;
+
+    fn span(start: usize, end: usize, label: &str) -> Span {
+        Span {
+            start,
+            end,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn flat_spans_keep_the_outermost_and_binder_examples_carry_all_gold() {
+        let nested = [span(0, 2, "LOC"), span(0, 4, "ORG"), span(5, 7, "PER")];
+        assert_eq!(flat_spans(&nested), [span(0, 4, "ORG"), span(5, 7, "PER")]);
+        let chars: Vec<char> = "北京大学的张三".chars().collect();
+        let vocabs = Vocabs::build([chars.as_slice()], 1, 1);
+        let tags = TagSet::new(Scheme::Bioes, ["LOC", "ORG", "PER"].map(String::from));
+        let ex = Example::with_gold(&chars, &nested, &vocabs, &tags).unwrap();
+        assert_eq!(ex.gold.len(), 3);
+        // Stage 1's classes follow the outermost entity.
+        let names: Vec<&str> = ex.tags.iter().map(|&t| tags.tags[t].as_str()).collect();
+        assert_eq!(
+            names,
+            ["B-ORG", "I-ORG", "I-ORG", "E-ORG", "O", "B-PER", "E-PER"]
+        );
+        let unknown = Example::with_gold(&chars, &[span(0, 2, "GPE")], &vocabs, &tags);
+        assert!(unknown.unwrap_err().contains("GPE"));
+        let outside = Example::with_gold(&chars[..3], &nested, &vocabs, &tags);
+        assert!(outside.unwrap_err().contains("not inside"));
+    }
 }

@@ -2,7 +2,8 @@
 //! [`ModelConfig::validate`], and nested as they are in the tagger's config (and so in
 //! `meta.json`) by [`ModelConfig::tagger`].
 
-use crate::model::TaggerConfig;
+pub use crate::model::binder::Decoding;
+use crate::model::{BinderConfig, TaggerConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -24,6 +25,43 @@ pub enum HeadKind {
     /// A linear layer to tag scores, then a CRF (NerCo's stage 2).
     #[default]
     Crf,
+    /// Binder's span/type bi-encoder with a learned per-sentence threshold ([`BinderHyper`]);
+    /// flat or nested entities.
+    Binder,
+}
+
+/// The `[model.binder]` table: Binder's hyperparameters (used when `head = "binder"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BinderHyper {
+    /// d: the shared type/token/span space.
+    pub dim: usize,
+    /// The span width embedding's size.
+    pub width_dim: usize,
+    /// Dropout before every L2 normalisation.
+    pub dropout: f64,
+    /// K, the longest span scored (chars); 0 = the longest entity of the training data.
+    pub max_span_len: usize,
+    /// Overlapping predictions: `flat` keeps the best-scoring of overlapping spans, `nested` all.
+    pub decoding: Decoding,
+}
+
+impl Default for BinderHyper {
+    fn default() -> Self {
+        Self {
+            dim: 128,
+            width_dim: 128,
+            dropout: 0.1,
+            max_span_len: 0,
+            decoding: Decoding::Flat,
+        }
+    }
+}
+
+impl BinderHyper {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Every hyperparameter of the model and of how its inputs are built.
@@ -66,6 +104,9 @@ pub struct ModelConfig {
     pub word_dim: usize,
     /// FLAT: dropout on the word embeddings ("lexicon words 0.5" in the reference).
     pub dropout_word: f64,
+    /// Binder's table (`head = "binder"`); left out of a CRF model's files while at its defaults.
+    #[serde(skip_serializing_if = "BinderHyper::is_default")]
+    pub binder: BinderHyper,
 }
 
 /// The lexicon a FLAT config uses when it names none.
@@ -95,6 +136,7 @@ impl Default for ModelConfig {
             max_words: 200,
             word_dim: 100,
             dropout_word: 0.5,
+            binder: BinderHyper::default(),
         }
     }
 }
@@ -112,6 +154,27 @@ fn err(field: &'static str, message: impl Into<String>) -> Result<(), ConfigErro
         field,
         message: message.into(),
     })
+}
+
+impl BinderHyper {
+    /// Errors name the `[model.binder]` key.
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (field, v) in [
+            ("binder.dim", self.dim),
+            ("binder.width_dim", self.width_dim),
+        ] {
+            if v == 0 {
+                err(field, "must be positive")?;
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            err(
+                "binder.dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl ModelConfig {
@@ -144,6 +207,17 @@ impl ModelConfig {
             char_encoder: None,
             lexicon: None,
             ..self.clone()
+        })
+    }
+
+    /// The Binder head's config when `head = "binder"`: `n_types` entity types and spans of at
+    /// most `max_span_len` chars (already resolved from the data when the table says 0).
+    pub fn binder_head(&self, n_types: usize, max_span_len: usize) -> Option<BinderConfig> {
+        (self.head == HeadKind::Binder).then(|| {
+            BinderConfig::new(self.d_model, n_types, max_span_len)
+                .with_dim(self.binder.dim)
+                .with_width_dim(self.binder.width_dim)
+                .with_dropout(self.binder.dropout)
         })
     }
 
@@ -189,6 +263,7 @@ impl ModelConfig {
                 ),
             )?;
         }
+        self.binder.validate()?;
         match (self.encoder, &self.lexicon) {
             (EncoderKind::Flat, _) if self.word_dim == 0 || self.lexicon_min_freq == 0 => {
                 err("word_dim", "and model.lexicon_min_freq must be positive")
@@ -225,6 +300,8 @@ mod tests {
         assert!(bad(|c| c.char_encoder_lr_scale = f64::NAN).contains("char_encoder_lr_scale"));
         assert!(bad(|c| c.lexicon = Some("x.txt".into())).contains("only by encoder = \"flat\""));
         assert!(bad(|c| c.char_dim = 0).contains("model.char_dim"));
+        assert!(bad(|c| c.binder.dim = 0).contains("model.binder.dim must be positive"));
+        assert!(bad(|c| c.binder.dropout = 1.0).contains("model.binder.dropout"));
         let flat = |f: fn(&mut ModelConfig)| {
             let mut c = ModelConfig {
                 encoder: EncoderKind::Flat,
@@ -267,5 +344,17 @@ mod tests {
         );
         let e = serde_json::from_str::<ModelConfig>(r#"{"d_modle": 64}"#).unwrap_err();
         assert!(e.to_string().contains("d_modle"));
+        let b: ModelConfig = serde_json::from_str(
+            r#"{"head": "binder", "binder": {"dim": 32, "decoding": "nested"}}"#,
+        )
+        .unwrap();
+        assert_eq!(b.head, HeadKind::Binder);
+        assert_eq!((b.binder.dim, b.binder.width_dim), (32, 128));
+        assert_eq!(b.binder.decoding, Decoding::Nested);
+        let e = serde_json::from_str::<ModelConfig>(r#"{"binder": {"k": 3}}"#).unwrap_err();
+        assert!(e.to_string().contains("`k`"), "{e}");
+        // A CRF model's files do not mention Binder's defaults.
+        let json = serde_json::to_string(&ModelConfig::default()).unwrap();
+        assert!(!json.contains("binder"), "{json}");
     }
 }

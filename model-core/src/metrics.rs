@@ -1,7 +1,7 @@
 //! Entity-level evaluation: conlleval's micro P/R/F1, per type, Span F, Type Acc, and F1 by
 //! sentence length and by mention kind (Weibo's `.NAM` vs `.NOM`).
 //!
-//! Tag sequences ([`evaluate`]) and span sets ([`evaluate_spans`], nested output included) are
+//! Tag sequences (`evaluate`) and span sets ([`evaluate_spans`], nested output included) are
 //! scored by the same rules: each sentence's gold and predicted spans are sets (type, start,
 //! end); an exact match needs all three. Span F compares the sets of boundaries (type ignored),
 //! and Type Acc is the share of predictions on gold boundaries that also have the gold type.

@@ -3,13 +3,13 @@
 //! by the trainer's scoring and by third parties; the browser's engine wraps the same
 //! [`crate::infer`] core with asynchronous reads.
 
-use crate::data::{Sentence, tags_to_spans};
+use crate::data::{Sentence, Span, SpanSentence, tags_to_spans};
 use crate::decode::CrfScores;
 use crate::error::Result;
 use crate::host::try_tensor_values;
-use crate::infer::assemble::{analyses, tag_ids, text_entities};
-use crate::infer::{Outputs, Plan, Run, TEXT_BATCH, TextPlan, forward};
-use crate::metrics::{Report, evaluate};
+use crate::infer::assemble::{analyses, tag_ids, text_entities, unit_spans};
+use crate::infer::{Outputs, Plan, Run, ScoreLayout, TEXT_BATCH, TextPlan, forward};
+use crate::metrics::{Report, evaluate, evaluate_spans};
 use crate::model::Tagger;
 use burn::module::Module;
 use burn::prelude::*;
@@ -82,7 +82,7 @@ impl Pipeline {
     pub fn start_run<'p>(&self, plan: &'p Plan, with_reps: bool) -> Run<'p> {
         Run::new(
             plan,
-            self.meta.tags.len(),
+            ScoreLayout::of(&self.meta.model),
             self.meta.model.hyper.d_model,
             with_reps,
         )
@@ -100,9 +100,9 @@ impl Pipeline {
         let mut run = self.start_run(plan, with_reps);
         while let Some(batch) = run.next_batch(&self.device) {
             let out = forward(&self.tagger, &batch, with_reps);
-            let emissions = try_tensor_values(out.emissions)?;
+            let scores = try_tensor_values(out.scores)?;
             let reps = out.reps.map(try_tensor_values).transpose()?;
-            run.accept(emissions, reps);
+            run.accept(scores, reps);
         }
         Ok(run.finish())
     }
@@ -132,7 +132,13 @@ impl Pipeline {
         TextPlan::new(texts, &self.meta.vocabs, self.meta.max_len, TEXT_BATCH)
     }
 
-    /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each.
+    /// Whether the model's head is Binder's (entities may overlap under nested decoding).
+    pub fn is_binder(&self) -> bool {
+        self.meta.model.binder.is_some()
+    }
+
+    /// Emissions for sentences of at most `max_len` characters, `[len * n_tags]` each (empty
+    /// for a Binder model, which has none).
     pub fn emissions(&self, sentences: &[&[char]], batch_size: usize) -> Vec<Vec<f32>> {
         let plan = Plan::pieces(sentences, &self.meta.vocabs, batch_size);
         self.run_or_panic(&plan).emissions
@@ -140,36 +146,87 @@ impl Pipeline {
 
     /// Tag ids for sentences of any length (long ones are split into pieces and re-joined).
     pub fn tag_ids(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<usize>> {
+        self.predict(sentences, batch_size).0
+    }
+
+    /// Tag ids and entity spans of sentences of any length, from one run: the CRF's tags and
+    /// their spans, or a Binder model's decoded spans (overlapping under nested decoding) and
+    /// the tags of their flat decoding.
+    fn predict(
+        &self,
+        sentences: &[Vec<char>],
+        batch_size: usize,
+    ) -> (Vec<Vec<usize>>, Vec<Vec<Span>>) {
         let plan = Plan::sentences(sentences, &self.meta.vocabs, self.meta.max_len, batch_size);
-        tag_ids(&plan, &self.run_or_panic(&plan), &self.crf)
+        let out = self.run_or_panic(&plan);
+        let ids = tag_ids(&plan, &out, &self.crf, &self.meta.tags);
+        let types = &self.meta.tags.types;
+        let spans = if out.binder {
+            unit_spans(&plan, &out)
+                .iter()
+                .map(|found| found.iter().map(|s| s.to_span(types)).collect())
+                .collect()
+        } else {
+            ids.iter()
+                .map(|ids| tags_to_spans(&self.tag_names(ids)))
+                .collect()
+        };
+        (ids, spans)
+    }
+
+    fn tag_names(&self, ids: &[usize]) -> Vec<String> {
+        ids.iter()
+            .map(|&t| self.meta.tags.tags[t].clone())
+            .collect()
     }
 
     pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
         self.tag_ids(sentences, batch_size)
-            .into_iter()
-            .map(|ids| {
-                ids.into_iter()
-                    .map(|t| self.meta.tags.tags[t].clone())
-                    .collect()
-            })
+            .iter()
+            .map(|ids| self.tag_names(ids))
             .collect()
     }
 
+    /// Entity spans for sentences of any length: a Binder model's decoded spans (overlapping
+    /// under nested decoding), or the spans of the CRF's tags.
+    pub fn spans(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Span>> {
+        self.predict(sentences, batch_size).1
+    }
+
+    /// Entities of sentences of any length ([`Pipeline::spans`] with their text).
     pub fn entities(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Entity>> {
-        self.tags(sentences, batch_size)
+        self.spans(sentences, batch_size)
             .iter()
             .zip(sentences)
-            .map(|(tags, chars)| spans_to_entities(&tags_to_spans(tags), chars))
+            .map(|(spans, chars)| spans_to_entities(spans, chars))
             .collect()
     }
 
     /// Score gold sentences: their own tags against the predictions (returned too, in the tag
-    /// set's scheme).
+    /// set's scheme). A Binder model is scored on its decoded spans ([`Pipeline::score_spans`]);
+    /// the tags it returns are its flat decoding's.
     pub fn score(&self, sentences: &[Sentence]) -> Result<(Report, Vec<Vec<String>>)> {
         let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
+        if self.is_binder() {
+            let (ids, spans) = self.predict(&chars, SCORE_BATCH);
+            let gold: Vec<Vec<Span>> = sentences.iter().map(|s| tags_to_spans(&s.tags)).collect();
+            let lengths: Vec<usize> = chars.iter().map(Vec::len).collect();
+            let report = evaluate_spans(&gold, &spans, &lengths)?;
+            return Ok((report, ids.iter().map(|i| self.tag_names(i)).collect()));
+        }
         let pred = self.tags(&chars, SCORE_BATCH);
         let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone()).collect();
         Ok((evaluate(&gold, &pred)?, pred))
+    }
+
+    /// Score sentences with gold spans (nested ones included) against [`Pipeline::spans`]
+    /// (returned too), exact type and boundaries.
+    pub fn score_spans(&self, sentences: &[SpanSentence]) -> Result<(Report, Vec<Vec<Span>>)> {
+        let chars: Vec<Vec<char>> = sentences.iter().map(|s| s.chars.clone()).collect();
+        let pred = self.spans(&chars, SCORE_BATCH);
+        let gold: Vec<Vec<Span>> = sentences.iter().map(|s| s.spans.clone()).collect();
+        let lengths: Vec<usize> = chars.iter().map(Vec::len).collect();
+        Ok((evaluate_spans(&gold, &pred, &lengths)?, pred))
     }
 
     /// The sentence-level methods predate the error type and return plain values: a failed read
@@ -439,5 +496,77 @@ pub(crate) mod api_tests {
             ..gold
         };
         assert!(matches!(p.score(&[short]), Err(crate::Error::Metrics(_))));
+    }
+}
+
+#[cfg(test)]
+mod binder_tests {
+    use super::*;
+    use crate::config::{Decoding, HeadKind};
+
+    /// [`api_tests::tiny`] with a Binder head (K = 3) decoding `decoding`.
+    fn binder(decoding: Decoding) -> Pipeline {
+        let device = Device::flex();
+        let (mut meta, _) = api_tests::tiny(&device);
+        meta.model.hyper.head = HeadKind::Binder;
+        meta.model.hyper.binder.decoding = decoding;
+        meta.model.binder = meta.model.hyper.binder_head(meta.tags.types.len(), 3);
+        let tagger = meta.model.init(&device);
+        let bytes = crate::weights::to_bytes(&tagger, false).unwrap();
+        let json = serde_json::to_string(&meta).unwrap();
+        Pipeline::from_bytes(ModelMeta::from_json(&json).unwrap(), bytes, &device).unwrap()
+    }
+
+    #[test]
+    fn a_binder_pipeline_tags_and_analyses_text_with_well_formed_output() {
+        let text = "张三在北京大学读书，李四去了上海\n\n王五";
+        for decoding in [Decoding::Flat, Decoding::Nested] {
+            let p = binder(decoding);
+            assert!(p.is_binder());
+            let a = p.analyse(text, true).unwrap();
+            let chars: Vec<char> = text.chars().collect();
+            assert_eq!(a.chars.len(), chars.len());
+            assert_eq!(a.entities, p.tag(text).unwrap());
+            assert_eq!(a.tags.iter().filter(|t| t.is_none()).count(), 2);
+            let n = p.meta().tags.len();
+            for (row, tag) in a.marginals.chunks(n).zip(&a.tags) {
+                let want = f32::from(tag.is_some());
+                assert_eq!(
+                    row.iter().sum::<f32>(),
+                    want,
+                    "one-hot rows, zero at breaks"
+                );
+            }
+            for e in &a.entities {
+                assert!(e.end - e.start <= 3, "no span wider than K");
+                assert_eq!(e.text, chars[e.start..e.end].iter().collect::<String>());
+            }
+            // The tags are the flat decoding: their entities never overlap, and are all found
+            // among the decoded entities.
+            let sentences = vec![chars[..16].to_vec()];
+            let tagged = tags_to_spans(&p.tags(&sentences, 4)[0]);
+            let spans = &p.spans(&sentences, 4)[0];
+            assert!(
+                tagged.iter().all(|s| spans.contains(s)),
+                "{tagged:?} {spans:?}"
+            );
+            let overlaps = spans.iter().enumerate().any(|(i, a)| {
+                spans[i + 1..]
+                    .iter()
+                    .any(|b| a.start < b.end && b.start < a.end)
+            });
+            if decoding == Decoding::Flat {
+                assert!(!overlaps, "{spans:?}");
+                assert_eq!(&tagged, spans);
+            }
+            // Scoring its own predictions as gold gives 100.
+            let gold = vec![SpanSentence {
+                chars: sentences[0].clone(),
+                spans: spans.clone(),
+                line: 1,
+            }];
+            let (report, _) = p.score_spans(&gold).unwrap();
+            assert!(spans.is_empty() || report.overall.f1 == 100.0);
+        }
     }
 }

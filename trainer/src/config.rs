@@ -50,6 +50,17 @@ pub struct DataConfig {
     /// UNK embeddings learn what unseen test tokens look like.
     #[serde(default)]
     pub token_dropout: f64,
+    /// How the split files are read: "conll", "spans" (span JSON Lines), or "auto" (spans when
+    /// a file's name ends in `.jsonl` or `.jsonl.gz`, CoNLL otherwise).
+    #[serde(default = "default_format", skip_serializing_if = "is_auto")]
+    pub format: String,
+}
+
+fn default_format() -> String {
+    "auto".into()
+}
+fn is_auto(s: &str) -> bool {
+    s == "auto"
 }
 
 fn default_scheme() -> String {
@@ -94,6 +105,12 @@ impl RunConfig {
         }
         if !(0.0..1.0).contains(&self.data.token_dropout) {
             bail!("data.token_dropout must be in [0, 1)");
+        }
+        if !["auto", "conll", "spans"].contains(&self.data.format.as_str()) {
+            bail!(
+                "data.format must be \"auto\", \"conll\" or \"spans\", got {:?}",
+                self.data.format
+            );
         }
         if self.data.max_len < 2 {
             bail!("data.max_len must be at least 2");

@@ -1,28 +1,95 @@
-//! Loading a run's data: read the splits, convert tags to the model's scheme, build the
-//! vocabularies and tag set, and encode examples.
+//! Loading a run's data: read the splits (CoNLL, or span JSON Lines), convert them to what the
+//! model's head learns from (tags in the model's scheme for the CRF, spans for Binder), build
+//! the vocabularies and tag set, and encode examples.
 
-use crate::config::{EncoderKind, RunConfig};
+use crate::config::{DataConfig, EncoderKind, RunConfig};
 use anyhow::{Context, Result, bail};
 use model_core::batch::Example;
-use model_core::data::{Scheme, Sentence, convert_tags, read_conll};
+use model_core::config::HeadKind;
+use model_core::data::{Scheme, Sentence, SpanSentence, convert_tags, read_conll, read_span_jsonl};
 use model_core::lexicon::{Lexicon, read_word_list};
+use model_core::metrics::Report;
 use model_core::model::LatticeConfig;
-use model_core::pipeline::{FORMAT_VERSION, ModelMeta, split_long};
+use model_core::pipeline::{FORMAT_VERSION, ModelMeta, Pipeline, split_long};
 use model_core::tags::TagSet;
 use model_core::vocab::Vocabs;
+use std::path::Path;
+
+/// A split's gold as the model's head is scored on it.
+pub enum Gold {
+    /// Tagged sentences, scored by conlleval's rules on the tags (the CRF head).
+    Tags(Vec<Sentence>),
+    /// Sentences with (possibly overlapping) entity spans (the Binder head).
+    Spans(Vec<SpanSentence>),
+}
+
+impl Gold {
+    /// The model's predictions on this split, scored.
+    pub fn score(&self, pipeline: &Pipeline) -> Result<Report> {
+        Ok(match self {
+            Gold::Tags(s) => pipeline.score(s)?.0,
+            Gold::Spans(s) => pipeline.score_spans(s)?.0,
+        })
+    }
+}
 
 pub struct Splits {
-    /// As read, for scoring against the file's own gold tags.
-    pub dev: Vec<Sentence>,
-    pub test: Vec<Sentence>,
+    /// As read (spans of a CoNLL file for Binder), for scoring against the file's own gold.
+    pub dev: Gold,
+    pub test: Gold,
     /// Training pieces (≤ max_len) in the model's scheme.
     pub train_examples: Vec<Example>,
     pub dev_examples: Vec<Example>,
     pub train_sentences: usize,
+    /// A line for the run's log about how the data fit the head (Binder's K).
+    pub note: Option<String>,
 }
 
-pub fn read_split(path: &std::path::Path) -> Result<Vec<Sentence>> {
-    Ok(read_conll(path)?)
+/// Whether `path` holds span JSON Lines: `[data] format = "spans"`, or by default a name
+/// ending in `.jsonl` (or `.jsonl.gz`).
+pub fn is_span_file(path: &Path, format: &str) -> bool {
+    match format {
+        "spans" => true,
+        "conll" => false,
+        _ => {
+            let name = path.to_string_lossy();
+            name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
+        }
+    }
+}
+
+/// A split as tagged sentences in `scheme`: CoNLL as read, span JSON Lines converted (an entity
+/// that overlaps another is an error naming the file and line: the CRF tags flat entities only).
+pub fn read_split(path: &Path, data: &DataConfig, scheme: Scheme) -> Result<Vec<Sentence>> {
+    if !is_span_file(path, &data.format) {
+        return Ok(read_conll(path)?);
+    }
+    let file = path.display().to_string();
+    read_span_jsonl(path)?
+        .iter()
+        .map(|s| Ok(s.to_sentence(scheme, &file)?))
+        .collect()
+}
+
+/// A split as span sentences: span JSON Lines as read, CoNLL converted by conlleval's rules.
+pub fn read_span_split(path: &Path, data: &DataConfig) -> Result<Vec<SpanSentence>> {
+    if is_span_file(path, &data.format) {
+        Ok(read_span_jsonl(path)?)
+    } else {
+        Ok(read_conll(path)?
+            .iter()
+            .map(SpanSentence::from_conll)
+            .collect())
+    }
+}
+
+/// A split's gold for a model with (`binder`) or without a Binder head.
+pub fn read_gold(path: &Path, data: &DataConfig, scheme: Scheme, binder: bool) -> Result<Gold> {
+    Ok(if binder {
+        Gold::Spans(read_span_split(path, data)?)
+    } else {
+        Gold::Tags(read_split(path, data, scheme)?)
+    })
 }
 
 /// Cut sentences longer than `max_len` into pieces and re-encode each piece's tags in `scheme`
@@ -62,7 +129,7 @@ fn encode(
 /// `train` cut to a random `limit` sentences (0 or more than there are: all), in file order. The
 /// subset is the first `limit` of a permutation drawn from `seed` alone: the same for every
 /// recipe of a seed, and nested for growing limits.
-pub fn train_subset(train: Vec<Sentence>, limit: usize, seed: u64) -> Vec<Sentence> {
+pub fn train_subset<T>(train: Vec<T>, limit: usize, seed: u64) -> Vec<T> {
     use rand::seq::SliceRandom;
     use rand::{SeedableRng, rngs::StdRng};
     if limit == 0 || limit >= train.len() {
@@ -84,24 +151,33 @@ pub fn train_subset(train: Vec<Sentence>, limit: usize, seed: u64) -> Vec<Senten
 }
 
 /// Read the data of `cfg` (the training subset of `data.train_limit` drawn from `seed`); with
-/// `meta`, reuse its vocabularies and tag set (resume, eval).
+/// `meta`, reuse its vocabularies and tag set (resume, eval). The head (`model.head`) decides
+/// what the data become: tags for the CRF, spans for Binder.
 pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>, seed: u64) -> Result<(Splits, ModelMeta)> {
     let scheme: Scheme = cfg
         .data
         .scheme
         .parse()
         .map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
-    let mut train = read_split(&cfg.data.train)?;
+    if cfg.model.head == HeadKind::Binder {
+        return crate::data_spans::load(cfg, meta, scheme, seed);
+    }
+    let mut train = read_split(&cfg.data.train, &cfg.data, scheme)?;
     if cfg.data.max_train_sentences > 0 {
         train.truncate(cfg.data.max_train_sentences);
     }
     let train = train_subset(train, cfg.data.train_limit, seed);
-    let dev = read_split(&cfg.data.dev)?;
-    let test = read_split(&cfg.data.test)?;
+    let dev = read_split(&cfg.data.dev, &cfg.data, scheme)?;
+    let test = read_split(&cfg.data.test, &cfg.data, scheme)?;
     let train_pieces = pieces(&train, cfg.data.max_len, scheme);
     let meta = match meta {
         Some(m) => m.clone(),
-        None => new_meta(cfg, scheme, &train_pieces)?,
+        None => {
+            let types =
+                TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
+            let chars: Vec<&[char]> = train_pieces.iter().map(|s| s.chars.as_slice()).collect();
+            new_meta(cfg, scheme, &chars, types.types, None)?
+        }
     };
     if meta.tags.scheme != scheme {
         bail!(
@@ -118,11 +194,12 @@ pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>, seed: u64) -> Result<(Spl
     )?;
     let dev_examples = dev_examples(cfg, scheme, &dev, &meta)?;
     let splits = Splits {
-        dev,
-        test,
+        dev: Gold::Tags(dev),
+        test: Gold::Tags(test),
         train_examples,
         dev_examples,
         train_sentences: train.len(),
+        note: None,
     };
     Ok((splits, meta))
 }
@@ -155,15 +232,23 @@ fn dev_examples(
     .context("dev set")
 }
 
-/// A new run's metadata: vocabularies and tag set from the training pieces, the tagger's config,
-/// and the pretrained encoder's vocabulary and FLAT's word vocabulary when the config asks.
-fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Result<ModelMeta> {
+/// A new run's metadata: vocabularies from the training pieces' `chars`, the tag set of their
+/// entity `types`, the tagger's config (with a Binder head scoring spans of up to
+/// `max_span_len` chars when the config asks), and the pretrained encoder's vocabulary and
+/// FLAT's word vocabulary when the config asks.
+pub(crate) fn new_meta(
+    cfg: &RunConfig,
+    scheme: Scheme,
+    chars: &[&[char]],
+    types: Vec<String>,
+    max_span_len: Option<usize>,
+) -> Result<ModelMeta> {
     let mut vocabs = Vocabs::build(
-        train_pieces.iter().map(|s| s.chars.as_slice()),
+        chars.iter().copied(),
         cfg.data.char_min_freq,
         cfg.data.bigram_min_freq,
     );
-    let tags = TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
+    let tags = TagSet::new(scheme, types);
     if tags.types.is_empty() {
         bail!(
             "{}: the training data has no entities",
@@ -173,6 +258,9 @@ fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Resul
     let mut model = cfg
         .model
         .tagger(vocabs.chars.len(), vocabs.bigrams.len(), tags.len());
+    if let Some(k) = max_span_len {
+        model = model.with_binder(cfg.model.binder_head(tags.types.len(), k));
+    }
     if let Some(dir) = &cfg.model.char_encoder {
         let (bert, vocab) = model_core::model::bert::files::read_config(dir)
             .with_context(|| format!("model.char_encoder {}", dir.display()))?;
@@ -188,7 +276,7 @@ fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Resul
         model = model.with_char_encoder(Some(bert));
     }
     if cfg.model.encoder == EncoderKind::Flat {
-        let lexicon = lexicon(cfg, train_pieces)?;
+        let lexicon = lexicon(cfg, chars)?;
         model = model.with_lattice(Some(LatticeConfig::new(lexicon.len())));
         vocabs.words = Some(lexicon);
     }
@@ -202,12 +290,12 @@ fn new_meta(cfg: &RunConfig, scheme: Scheme, train_pieces: &[Sentence]) -> Resul
 }
 
 /// FLAT's word vocabulary: the lexicon's words that occur in the training pieces.
-fn lexicon(cfg: &RunConfig, train_pieces: &[Sentence]) -> Result<Lexicon> {
+fn lexicon(cfg: &RunConfig, chars: &[&[char]]) -> Result<Lexicon> {
     let path = cfg.model.lexicon_path();
     let list = read_word_list(&path).context("model.lexicon")?;
     let lexicon = Lexicon::build(
         &list,
-        train_pieces.iter().map(|s| s.chars.as_slice()),
+        chars.iter().copied(),
         cfg.model.lexicon_min_freq,
         cfg.model.max_words,
     );

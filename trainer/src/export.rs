@@ -11,12 +11,13 @@
 //!   Semantic Class.
 
 use crate::config::RunConfig;
+use crate::data_prep::{Gold, read_gold};
 use crate::run_dir::{write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
-use model_core::batch::Example;
-use model_core::data::{Sentence, read_conll, semantic_class};
+use model_core::batch::{Example, flat_spans};
+use model_core::data::{Scheme, Sentence, read_conll, semantic_class, spans_to_tags};
 use model_core::host::tensor_values;
 use model_core::infer::forward::encode_buckets;
 use model_core::infer::load::{load_tagger as load_model, read_meta};
@@ -144,11 +145,13 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     // Half precision halves the page weight; `weights::load` casts back to f32.
     let bytes = model_core::weights::to_bytes(&model, a.half)?;
     let cfg = RunConfig::load(&a.run.join("config.toml"))?;
-    let test = read_conll(&cfg.data.test)?;
-    let (run_report, _) = Pipeline::new(meta.clone(), &run_model, device).score(&test)?;
+    let binder = meta.model.binder.is_some();
+    let gold = read_gold(&cfg.data.test, &cfg.data, meta.tags.scheme, binder)?;
+    let run_report = gold.score(&Pipeline::new(meta.clone(), &run_model, device))?;
     let bundle = Pipeline::from_bytes(bundle_meta.clone(), bytes.clone(), device)
         .context("reloading the bundle's weights")?;
-    let (bundle_report, _) = bundle.score(&test)?;
+    let bundle_report = gold.score(&bundle)?;
+    let test = view_sentences(&gold, meta.tags.scheme);
     let info = BundleInfo {
         weights: if a.half { "f16" } else { "f32" },
         bigrams: bundle_meta.model.n_bigrams,
@@ -175,6 +178,22 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }
     write_views(&a, &meta, &test, device)
+}
+
+/// The viewer's sample sentences with tags: a split's tagged sentences, or span sentences with
+/// the tags of their flat projection (outermost entities, [`flat_spans`]).
+fn view_sentences(gold: &Gold, scheme: Scheme) -> Vec<Sentence> {
+    match gold {
+        Gold::Tags(s) => s.clone(),
+        Gold::Spans(s) => s
+            .iter()
+            .map(|x| Sentence {
+                chars: x.chars.clone(),
+                tags: spans_to_tags(&flat_spans(&x.spans), x.chars.len(), scheme),
+                line: x.line,
+            })
+            .collect(),
+    }
 }
 
 /// The bundle's metadata and model: the run's, with `--max-bigrams` / `--max-words` applied.

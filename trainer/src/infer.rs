@@ -1,10 +1,13 @@
 //! `nerco eval` and `nerco predict`: load a finished run and tag text with it.
 
 use crate::config::RunConfig;
+use crate::data_prep::is_span_file;
 use crate::run_dir::{write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use model_core::data::{convert_tags, detect_scheme, read_conll, write_conll_triples};
+use model_core::data::{
+    convert_tags, detect_scheme, read_conll, read_span_jsonl, write_conll_triples,
+};
 use model_core::pipeline::Pipeline;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,20 +25,46 @@ pub struct EvalArgs<'a> {
     pub json: Option<&'a Path>,
 }
 
+/// The file `nerco eval` scores and how it is read (`[data] format`, or by its name).
+fn eval_file(a: &EvalArgs) -> Result<(std::path::PathBuf, String)> {
+    if let Some(p) = a.data {
+        return Ok((p.to_path_buf(), "auto".into()));
+    }
+    let cfg = RunConfig::load(&a.run.join("config.toml"))?;
+    let path = match a.split {
+        "dev" => cfg.data.dev,
+        "test" => cfg.data.test,
+        "train" => cfg.data.train,
+        other => bail!("unknown split `{other}` (dev, test or train)"),
+    };
+    Ok((path, cfg.data.format))
+}
+
+/// `nerco eval` on span JSON Lines: exact-span scores, nested entities included.
+fn eval_spans(pipeline: &Pipeline, path: &Path, a: &EvalArgs) -> Result<()> {
+    if a.write_conll.is_some() {
+        bail!(
+            "--write-conll needs tagged (CoNLL) data; {} holds spans",
+            path.display()
+        );
+    }
+    let sentences = read_span_jsonl(path)?;
+    let (report, _) = pipeline.score_spans(&sentences)?;
+    if let Some(out) = a.json {
+        write_json(out, &report)?;
+    }
+    println!("{}: {} sentences", path.display(), sentences.len());
+    println!("{}", report.summary());
+    Ok(())
+}
+
 pub fn eval(a: EvalArgs, device: &Device) -> Result<()> {
     let pipeline = load_pipeline(a.run, device)?;
-    let path = match a.data {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let cfg = RunConfig::load(&a.run.join("config.toml"))?;
-            match a.split {
-                "dev" => cfg.data.dev,
-                "test" => cfg.data.test,
-                "train" => cfg.data.train,
-                other => bail!("unknown split `{other}` (dev, test or train)"),
-            }
-        }
-    };
+    let (path, format) = eval_file(&a)?;
+    if is_span_file(&path, &format) {
+        return eval_spans(&pipeline, &path, &a);
+    }
+    // A Binder model is scored on its spans; the tags written are its flat decoding's.
     let sentences = read_conll(&path)?;
     let (report, pred) = pipeline.score(&sentences)?;
     if let Some(out) = a.write_conll {
@@ -66,9 +95,11 @@ pub enum InputFormat {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// `{"text", "entities":[{"start","end","type","text"}]}` per line.
+    /// `{"text", "entities":[{"start","end","type","text"}]}` per line; a nested Binder model
+    /// lists every entity, overlapping ones included.
     Jsonl,
-    /// `char tag` lines.
+    /// `char tag` lines. Tags cannot hold overlapping entities: for a nested Binder model they
+    /// are its flat decoding's (the best-scoring of overlapping entities).
     Conll,
 }
 
@@ -157,12 +188,13 @@ pub fn predict(
 }
 
 /// Property tests of `predict`'s text path: any text (emoji, control characters, combining marks,
-/// lines far longer than the model's window) is read into sentences and tagged without a panic,
-/// every character gets a tag, and every entity is a real slice of its sentence.
+/// lines far longer than the model's window) is read into sentences and tagged without a panic by
+/// a CRF and by a nested Binder model, every character gets a tag, and every entity is a real
+/// slice of its sentence.
 #[cfg(test)]
 mod fuzz {
     use super::*;
-    use model_core::config::ModelConfig;
+    use model_core::config::{Decoding, HeadKind, ModelConfig};
     use model_core::data::Scheme;
     use model_core::model::TaggerConfig;
     use model_core::pipeline::{FORMAT_VERSION, ModelMeta};
@@ -172,30 +204,37 @@ mod fuzz {
     use std::sync::OnceLock;
 
     /// A small random model (entities appear: its tags are untrained) with a 7-character window,
-    /// so long lines are split and re-joined.
-    fn pipeline() -> &'static Pipeline {
-        static P: OnceLock<Pipeline> = OnceLock::new();
-        P.get_or_init(|| {
-            let device = Device::flex();
-            device.seed(3);
-            let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海", "😀 ok"]
-                .iter()
-                .map(|s| s.chars().collect())
-                .collect();
-            let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
-            let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
-            let model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
-                .with_hyper(ModelConfig::sized(16, 2, 8));
-            let tagger = model.init(&device);
-            let meta = ModelMeta {
-                format_version: FORMAT_VERSION,
-                model,
-                vocabs,
-                tags,
-                max_len: 7,
-            };
-            Pipeline::new(meta, &tagger, &device)
-        })
+    /// so long lines are split and re-joined; with `binder`, a Binder head decoding nested spans.
+    fn make(binder: bool) -> Pipeline {
+        let device = Device::flex();
+        device.seed(3);
+        let texts: Vec<Vec<char>> = ["张三在北京大学读书", "李四去上海", "😀 ok"]
+            .iter()
+            .map(|s| s.chars().collect())
+            .collect();
+        let vocabs = Vocabs::build(texts.iter().map(Vec::as_slice), 1, 1);
+        let tags = TagSet::new(Scheme::Bmes, ["LOC".into(), "PER".into(), "ORG".into()]);
+        let mut model = TaggerConfig::new(vocabs.chars.len(), vocabs.bigrams.len(), tags.len())
+            .with_hyper(ModelConfig::sized(16, 2, 8));
+        if binder {
+            model.hyper.head = HeadKind::Binder;
+            model.hyper.binder.decoding = Decoding::Nested;
+            model.binder = model.hyper.binder_head(tags.types.len(), 4);
+        }
+        let tagger = model.init(&device);
+        let meta = ModelMeta {
+            format_version: FORMAT_VERSION,
+            model,
+            vocabs,
+            tags,
+            max_len: 7,
+        };
+        Pipeline::new(meta, &tagger, &device)
+    }
+
+    fn pipelines() -> &'static [Pipeline; 2] {
+        static P: OnceLock<[Pipeline; 2]> = OnceLock::new();
+        P.get_or_init(|| [make(false), make(true)])
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -214,16 +253,17 @@ mod fuzz {
 
     fn check(input: &str, format: InputFormat) -> Result<(), TestCaseError> {
         let sentences = read_sentences(input, format);
-        let p = pipeline();
-        let tags = p.tags(&sentences, 4);
-        prop_assert_eq!(tags.len(), sentences.len());
-        for (s, t) in sentences.iter().zip(&tags) {
-            prop_assert_eq!(s.len(), t.len());
-        }
-        for (s, ents) in sentences.iter().zip(p.entities(&sentences, 4)) {
-            for e in ents {
-                prop_assert!(e.start < e.end && e.end <= s.len());
-                prop_assert_eq!(e.text, s[e.start..e.end].iter().collect::<String>());
+        for p in pipelines() {
+            let tags = p.tags(&sentences, 4);
+            prop_assert_eq!(tags.len(), sentences.len());
+            for (s, t) in sentences.iter().zip(&tags) {
+                prop_assert_eq!(s.len(), t.len());
+            }
+            for (s, ents) in sentences.iter().zip(p.entities(&sentences, 4)) {
+                for e in ents {
+                    prop_assert!(e.start < e.end && e.end <= s.len());
+                    prop_assert_eq!(e.text, s[e.start..e.end].iter().collect::<String>());
+                }
             }
         }
         Ok(())

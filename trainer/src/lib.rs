@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data_prep;
+mod data_spans;
 pub mod experiment;
 pub mod export;
 pub mod infer;

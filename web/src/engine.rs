@@ -50,12 +50,12 @@ impl Engine {
         let mut run = p.start_run(&plan.plan, with_embeddings);
         while let Some(batch) = run.next_batch(p.device()) {
             let out = forward(p.tagger(), &batch, with_embeddings);
-            let emissions = read(out.emissions).await?;
+            let scores = read(out.scores).await?;
             let reps = match out.reps {
                 Some(r) => Some(read(r).await?),
                 None => None,
             };
-            run.accept(emissions, reps);
+            run.accept(scores, reps);
         }
         Ok(p.analysis(&plan, &run.finish()))
     }
@@ -64,7 +64,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model_core::config::{EncoderKind, ModelConfig};
+    use model_core::config::{Decoding, EncoderKind, HeadKind, ModelConfig};
     use model_core::data::Scheme;
     use model_core::lexicon::Lexicon;
     use model_core::model::{LatticeConfig, TaggerConfig};
@@ -139,6 +139,17 @@ mod tests {
         // The bundle's metadata survives JSON with its word vocabulary.
         let meta = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap();
         assert!(meta.vocabs.words.is_some());
+        engine_matches_pipeline((meta, bytes, device));
+    }
+
+    #[test]
+    fn a_nested_binder_bundle_tags_like_the_native_pipeline() {
+        let (mut meta, _, device) = model();
+        meta.model.hyper.head = HeadKind::Binder;
+        meta.model.hyper.binder.decoding = Decoding::Nested;
+        meta.model.binder = meta.model.hyper.binder_head(meta.tags.types.len(), 3);
+        let bytes = model_core::weights::to_bytes(&meta.model.init(&device), false).unwrap();
+        let meta = ModelMeta::from_json(&serde_json::to_string(&meta).unwrap()).unwrap();
         engine_matches_pipeline((meta, bytes, device));
     }
 

@@ -49,6 +49,17 @@ pub enum DataError {
         reason: String,
     },
 
+    /// Overlapping entities where only flat ones can be learned (the CRF head tags each char once).
+    #[error(
+        "{file}:{line}: entities {first} and {second} overlap (nested entities); the CRF head tags flat entities only: train a Binder head (--recipe binder or nerco+binder)"
+    )]
+    Nested {
+        file: String,
+        line: usize,
+        first: String,
+        second: String,
+    },
+
     #[error("{file}:{line}: no sentences")]
     Empty { file: String, line: usize },
 

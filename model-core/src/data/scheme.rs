@@ -52,6 +52,22 @@ pub struct Span {
     pub(crate) label: String,
 }
 
+impl Span {
+    /// The entity type.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Length in chars.
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Splits a tag into its position prefix (one of `BIMES`) and its non-empty type;
 /// `None` for `O` and for anything malformed.
 pub(crate) fn split_tag(tag: &str) -> Option<(char, &str)> {

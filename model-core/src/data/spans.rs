@@ -11,7 +11,7 @@
 //! CoNLL sentences convert to the same form with [`SpanSentence::from_conll`].
 
 use super::conll::utf8;
-use super::scheme::{Span, tags_to_spans};
+use super::scheme::{Scheme, Span, spans_to_tags, tags_to_spans};
 use super::{DataError, Sentence};
 use serde_json::{Map, Value};
 
@@ -32,6 +32,69 @@ impl SpanSentence {
             spans: tags_to_spans(&sentence.tags),
             line: sentence.line,
         }
+    }
+}
+
+impl SpanSentence {
+    /// Pieces of at most `max_len` chars cut where [`crate::infer::split_long`] cuts, each with
+    /// its spans clipped to it: an entity cut in two becomes two entities, as in the tag path.
+    pub fn pieces(&self, max_len: usize) -> Vec<SpanSentence> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for p in crate::infer::split_long(&self.chars, max_len) {
+            let end = start + p.len();
+            let mut spans: Vec<Span> = self
+                .spans
+                .iter()
+                .filter(|s| s.start < end && start < s.end)
+                .map(|s| Span {
+                    start: s.start.max(start) - start,
+                    end: s.end.min(end) - start,
+                    label: s.label.clone(),
+                })
+                .collect();
+            spans.sort();
+            spans.dedup();
+            out.push(SpanSentence {
+                chars: p.to_vec(),
+                spans,
+                line: self.line,
+            });
+            start = end;
+        }
+        out
+    }
+
+    /// As a tagged sentence in `scheme`, for the CRF head; overlapping entities are an error
+    /// naming `file` and the record's line.
+    pub fn to_sentence(&self, scheme: Scheme, file: &str) -> Result<Sentence, DataError> {
+        let show = |s: &Span| {
+            let text: String = self.chars[s.start..s.end].iter().collect();
+            format!("`{text}` {} [{}, {})", s.label, s.start, s.end)
+        };
+        for (k, a) in self.spans.iter().enumerate() {
+            if let Some(b) = self.spans[k + 1..]
+                .iter()
+                .find(|b| a.start < b.end && b.start < a.end)
+            {
+                return Err(DataError::Nested {
+                    file: file.to_string(),
+                    line: self.line,
+                    first: show(a),
+                    second: show(b),
+                });
+            }
+        }
+        Ok(Sentence {
+            chars: self.chars.clone(),
+            tags: spans_to_tags(&self.spans, self.chars.len(), scheme),
+            line: self.line,
+        })
+    }
+
+    /// Whether any two entities overlap.
+    pub fn is_nested(&self) -> bool {
+        self.to_sentence(Scheme::Bio, "").is_err()
     }
 }
 
@@ -289,6 +352,38 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn pieces_clip_spans_and_nested_spans_are_refused_as_tags_with_file_and_line() {
+        let s = &parse(
+            "\n{\"text\": \"北京大学。张三在北京\", \"label\": [[0, 4, \"ORG\"], [0, 2, \"LOC\"], [3, 7, \"X\"], [8, 10, \"LOC\"]]}",
+        )
+        .unwrap()[0];
+        assert!(s.is_nested());
+        // Cut after the 。 (5 chars): X (3..7) becomes 3..5 and 0..2 of the second piece.
+        let pieces = s.pieces(6);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(
+            bounds(&pieces[0]),
+            [(0, 2, "LOC"), (0, 4, "ORG"), (3, 5, "X")]
+        );
+        assert_eq!(bounds(&pieces[1]), [(0, 2, "X"), (3, 5, "LOC")]);
+        assert!(pieces.iter().all(|p| p.line == 2));
+        let e = s
+            .to_sentence(Scheme::Bioes, "n.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "n.jsonl:2: entities `北京` LOC [0, 2) and `北京大学` ORG [0, 4) overlap"
+            ),
+            "{e}"
+        );
+        let flat = &pieces[1];
+        assert!(!flat.is_nested());
+        let tagged = flat.to_sentence(Scheme::Bioes, "n.jsonl").unwrap();
+        assert_eq!(tagged.tags, ["B-X", "E-X", "O", "B-LOC", "E-LOC"]);
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! back their own way (synchronously natively, by awaiting on WebGPU).
 
 use crate::batch::{Batch, Example, length_buckets};
-use crate::model::{CrfConstraints, Tagger};
+use crate::model::{CrfConstraints, OutputHead, Tagger};
 use crate::tags::TagSet;
 use burn::prelude::*;
 
 /// What one forward pass returns.
 pub struct Forward {
-    /// Tag scores `[batch, len, tags]`.
-    pub emissions: Tensor<3>,
+    /// The head's scores for the host ([`crate::model::OutputHead::scores`]): tag scores
+    /// `[batch, len, tags]`, or Binder's span scores `[batch, types, (1 + len) · K]`.
+    pub scores: Tensor<3>,
     /// The encoder's outputs at the batch's real tokens, `[tokens, d_model]`, in batch order,
     /// when asked for.
     pub reps: Option<Tensor<2>>,
@@ -18,10 +19,10 @@ pub struct Forward {
 
 /// Run `tagger` (an inference copy: `Tagger::valid`) over `batch`.
 pub fn forward(tagger: &Tagger, batch: &Batch, with_reps: bool) -> Forward {
-    let h = tagger.encode(batch);
-    let reps = with_reps.then(|| batch.gather_tokens(h.clone()));
+    let h = tagger.states(batch);
+    let reps = with_reps.then(|| batch.gather_tokens(tagger.char_states(h.clone())));
     Forward {
-        emissions: tagger.emissions(h),
+        scores: tagger.head().scores(h, batch),
         reps,
     }
 }

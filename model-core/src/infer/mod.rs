@@ -6,7 +6,9 @@
 //! - [`plan`]: text → lines → pieces of at most `max_len` → length buckets (host, no tensors);
 //! - [`forward`](mod@forward): one planned batch through the tagger (device, tensors out);
 //! - [`run`]: the loop over a plan's batches, fed with the values read back;
-//! - [`assemble`]: per-piece emissions → tags, marginals, entities, the page's [`Analysis`];
+//! - [`run`] also decodes Binder's span scores as they arrive;
+//! - [`assemble`]: per-piece emissions or spans → tags, marginals, entities, the page's
+//!   [`Analysis`];
 //! - `load` (native): a run directory or bundle from disk.
 
 pub mod assemble;
@@ -19,6 +21,7 @@ pub mod run;
 pub use assemble::{Analysis, Entity, Line, spans_to_entities};
 pub use forward::{Encoded, Forward, crf_tensors, encode_buckets, forward};
 pub use plan::{Plan, TextPlan, split_long};
+pub(crate) use run::ScoreLayout;
 pub use run::{Outputs, Run};
 
 /// Pieces per forward pass when tagging free text (the web page, [`crate::Pipeline::tag`]).

@@ -20,9 +20,10 @@ pub struct ModelMeta {
     pub max_len: usize,
 }
 
-/// 2: the hyperparameters nested in `model.hyper` (the run config's `[model]` table); version 1
-/// files (flat fields) are read and migrated.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: an optional Binder head (`model.binder`, `model.hyper.binder`); a version 2 file is a
+/// version 3 file without one. 2: the hyperparameters nested in `model.hyper` (the run config's
+/// `[model]` table); version 1 files (flat fields) are read and migrated.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why a model's metadata was refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,10 @@ impl ModelMeta {
         }
         let meta = match serde_json::from_str::<Version>(json)?.format_version {
             FORMAT_VERSION => serde_json::from_str(json)?,
+            2 => ModelMeta {
+                format_version: FORMAT_VERSION,
+                ..serde_json::from_str(json)?
+            },
             1 => v1::read(json)?,
             found => return Err(MetaError::FormatVersion { found }),
         };
@@ -95,6 +100,15 @@ impl ModelMeta {
         if self.model.n_tags != self.tags.len() {
             return bad("tag count differs from the tag set".into());
         }
+        if let Some(b) = &self.model.binder
+            && b.n_types != self.tags.types.len()
+        {
+            return bad(format!(
+                "the Binder head has {} types but the tag set {}",
+                b.n_types,
+                self.tags.types.len()
+            ));
+        }
         Ok(())
     }
 }
@@ -115,6 +129,50 @@ mod tests {
             tags,
             max_len: 8,
         }
+    }
+
+    /// [`meta`] with a Binder head of `n_types` types.
+    fn binder_meta(n_types: usize) -> ModelMeta {
+        let mut m = meta();
+        m.model.hyper.head = crate::config::HeadKind::Binder;
+        m.model.binder = m.model.hyper.binder_head(n_types, 4);
+        m
+    }
+
+    #[test]
+    fn binder_metadata_round_trips_and_a_head_that_does_not_fit_is_refused() {
+        let m = binder_meta(1);
+        let json = serde_json::to_string(&m).unwrap();
+        let back = ModelMeta::from_json(&json).unwrap();
+        assert_eq!(back.model.binder.as_ref().unwrap().max_span_len, 4);
+        let err = |m: &ModelMeta| {
+            ModelMeta::from_json(&serde_json::to_string(m).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&binder_meta(2)).contains("2 types but the tag set 1"));
+        let mut crf_head = binder_meta(1);
+        crf_head.model.hyper.head = crate::config::HeadKind::Crf;
+        assert!(err(&crf_head).contains("model.head is crf but the model has a Binder head"));
+        let mut no_head = binder_meta(1);
+        no_head.model.binder = None;
+        assert!(err(&no_head).contains("model.head is binder"));
+    }
+
+    #[test]
+    fn a_version_2_meta_json_without_binder_fields_loads_as_a_crf_model() {
+        let m = meta();
+        let mut v = serde_json::to_value(&m).unwrap();
+        v["format_version"] = 2.into();
+        v["model"].as_object_mut().unwrap().remove("binder");
+        assert!(!v.to_string().contains("binder"), "{v}");
+        let back = ModelMeta::from_json(&v.to_string()).unwrap();
+        assert_eq!(back.format_version, FORMAT_VERSION);
+        assert!(back.model.binder.is_none());
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&m).unwrap()
+        );
     }
 
     #[test]

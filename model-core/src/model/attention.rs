@@ -113,6 +113,8 @@ pub struct RelativePositions {
     /// characters; all rows and pairs for a sequence).
     pub(crate) prefix: usize,
     pub(crate) prefix_pairs: usize,
+    /// The row of `encodings` of the zero distance pair (0, 0).
+    pub(crate) zero: usize,
 }
 
 impl RelativePositions {
@@ -124,6 +126,25 @@ impl RelativePositions {
             index: distance_index(len, device).unsqueeze_dim(0),
             prefix: len,
             prefix_pairs: 2 * len - 1,
+            zero: len - 1,
+        }
+    }
+
+    /// These positions with a sentence token put in front of every sequence. The token has no
+    /// place in the sentence: every pair it is in uses the zero distance, so it attends (and is
+    /// attended to) by content alone, like a global token, and a FLAT lattice needs no new
+    /// distance pairs.
+    pub(crate) fn with_cls(self) -> Self {
+        let [ib, l, _] = self.index.dims();
+        let device = self.index.device();
+        let zero = self.zero as i64;
+        let col = Tensor::<3, Int>::full([ib, l, 1], zero, &device);
+        let index = Tensor::cat(vec![col, self.index], 2);
+        let row = Tensor::<3, Int>::full([ib, 1, l + 1], zero, &device);
+        Self {
+            index: Tensor::cat(vec![row, index], 1),
+            prefix: self.prefix + 1,
+            ..self
         }
     }
 
@@ -141,6 +162,7 @@ impl RelativePositions {
             index: lattice.index.clone(),
             prefix: lattice.pad.dims()[1] - lattice.words.dims()[1],
             prefix_pairs: lattice.char_pairs,
+            zero: 0,
         }
     }
 }

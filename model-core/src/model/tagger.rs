@@ -12,16 +12,18 @@
 
 use super::attention::RelativePositions;
 use super::bert::{Bert, BertConfig};
+use super::binder::{BinderConfig, BinderHead};
 use super::crf::{Crf, CrfConfig};
 use super::embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
 use super::encoder::{Encoder, EncoderConfig};
-use super::head::OutputHead;
 use crate::batch::Batch;
-use crate::config::{ConfigError, EncoderKind, ModelConfig};
+use crate::config::{ConfigError, EncoderKind, HeadKind, ModelConfig};
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 
 /// What a tagger is built from: the sizes its vocabularies and tag set give it, and the
 /// hyperparameters of the run config's `[model]` table, nested as they are (one struct, one
@@ -37,6 +39,9 @@ pub struct TaggerConfig {
     pub char_encoder: Option<BertConfig>,
     /// The FLAT lattice's words; `None` for a character-only encoder.
     pub lattice: Option<LatticeConfig>,
+    /// Binder's head, its type count and K resolved from the training data (its other sizes
+    /// are [`ModelConfig::binder`]'s); `None` for the CRF head.
+    pub binder: Option<BinderConfig>,
 }
 
 /// The word side of a FLAT lattice (its widths are [`ModelConfig::word_dim`] and
@@ -57,6 +62,18 @@ pub struct Tagger {
     pub(crate) dropout_out: Dropout,
     pub(crate) head: Linear,
     pub(crate) crf: Crf,
+    /// Binder models only: the sentence token and the span/type head.
+    pub(crate) binder: Option<BinderParts>,
+}
+
+/// What a Binder model adds to the tagger. The linear + CRF fields stay (untrained, unused) so
+/// that every model has one weight layout.
+#[derive(Module, Debug)]
+pub struct BinderParts {
+    /// The learned `[CLS]`-like sentence token, `[d_model]`: put in front of the embedded
+    /// characters, it goes through the encoder and carries the per-sentence threshold.
+    pub(crate) cls: Param<Tensor<1>>,
+    pub(crate) head: BinderHead,
 }
 
 impl TaggerConfig {
@@ -74,7 +91,32 @@ impl TaggerConfig {
                 ),
             });
         }
-        Ok(())
+        self.validate_binder()
+    }
+
+    /// A Binder config exactly when the head is Binder, with sizes that build.
+    fn validate_binder(&self) -> Result<(), ConfigError> {
+        let bad = |field, message: String| Err(ConfigError { field, message });
+        let binder = self.hyper.head == HeadKind::Binder;
+        match &self.binder {
+            None if binder => bad("head", "is binder but the model has no Binder head".into()),
+            Some(_) if !binder => bad("head", "is crf but the model has a Binder head".into()),
+            Some(b) if b.max_span_len == 0 || b.n_types == 0 => bad(
+                "binder.max_span_len",
+                format!(
+                    "({}) and the type count ({}) must be positive",
+                    b.max_span_len, b.n_types
+                ),
+            ),
+            Some(b) if b.d_input != self.hyper.d_model => bad(
+                "binder",
+                format!(
+                    "head reads {} features but model.d_model is {}",
+                    b.d_input, self.hyper.d_model
+                ),
+            ),
+            _ => Ok(()),
+        }
     }
 
     pub fn init(&self, device: &Device) -> Tagger {
@@ -104,6 +146,15 @@ impl TaggerConfig {
             dropout_out: DropoutConfig::new(h.dropout_out).init(),
             head: LinearConfig::new(h.d_model, self.n_tags).init(device),
             crf: CrfConfig::new(self.n_tags).init(device),
+            // Last, so that a CRF model draws the same random numbers as before Binder existed.
+            binder: self.binder.as_ref().map(|c| BinderParts {
+                cls: Param::from_tensor(Tensor::random(
+                    [h.d_model],
+                    Distribution::Normal(0.0, 0.1),
+                    device,
+                )),
+                head: c.init(device),
+            }),
         }
     }
 }
@@ -111,34 +162,66 @@ impl TaggerConfig {
 impl Tagger {
     /// Character representations `[batch, len, d_model]`: what stage 1 contrasts.
     pub fn encode(&self, batch: &Batch) -> Tensor<3> {
-        let features = self.bert.as_ref().and_then(|b| char_features(b, batch));
-        self.encode_with(batch, features)
+        self.char_states(self.states(batch))
     }
 
     /// [`Tagger::encode`] with the pretrained encoder's features computed by the caller (e.g.
     /// without autodiff, to freeze it). `features`: `[batch, len, hidden]` or `None` without one.
     pub fn encode_with(&self, batch: &Batch, features: Option<Tensor<3>>) -> Tensor<3> {
+        self.char_states(self.states_with(batch, features))
+    }
+
+    /// What the head reads: the encoder's outputs `[batch, offset + len, d_model]`, the
+    /// sentence token first in a Binder model (`offset` = [`Tagger::cls_offset`]).
+    pub(crate) fn states(&self, batch: &Batch) -> Tensor<3> {
+        let features = self.bert.as_ref().and_then(|b| char_features(b, batch));
+        self.states_with(batch, features)
+    }
+
+    /// [`Tagger::states`] with the pretrained encoder's features computed by the caller.
+    pub(crate) fn states_with(&self, batch: &Batch, features: Option<Tensor<3>>) -> Tensor<3> {
         let x = self
             .embed
             .forward(batch.chars.clone(), batch.bigrams.clone(), features);
-        let [_, len, d] = x.dims();
+        let [b, len, d] = x.dims();
         let device = x.device();
-        match (&batch.lattice, &self.words) {
-            (Some(lattice), Some(words)) => {
-                let x = Tensor::cat(vec![x, words.forward(lattice.words.clone())], 1);
-                let pos = RelativePositions::lattice(lattice, d, &device);
-                self.encoder.forward(x, lattice.pad.clone(), &pos, len)
-            }
-            _ => {
-                let pos = RelativePositions::sequence(len, d, &device);
-                self.encoder.forward(x, batch.pad.clone(), &pos, len)
+        let (x, pad, pos) = match (&batch.lattice, &self.words) {
+            (Some(lattice), Some(words)) => (
+                Tensor::cat(vec![x, words.forward(lattice.words.clone())], 1),
+                lattice.pad.clone(),
+                RelativePositions::lattice(lattice, d, &device),
+            ),
+            _ => (
+                x,
+                batch.pad.clone(),
+                RelativePositions::sequence(len, d, &device),
+            ),
+        };
+        match &self.binder {
+            None => self.encoder.forward(x, pad, &pos, len),
+            Some(parts) => {
+                let cls = parts.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
+                let x = Tensor::cat(vec![cls, x], 1);
+                let pad = Tensor::cat(vec![Tensor::full([b, 1], false, &device), pad], 1);
+                self.encoder.forward(x, pad, &pos.with_cls(), 1 + len)
             }
         }
     }
 
-    /// Tag scores `[batch, len, tags]` from representations (the head's scores).
-    pub(crate) fn emissions(&self, reps: Tensor<3>) -> Tensor<3> {
-        self.head().scores(reps)
+    /// Positions before the first character in [`Tagger::states`]: 1 with a sentence token.
+    pub(crate) fn cls_offset(&self) -> usize {
+        usize::from(self.binder.is_some())
+    }
+
+    /// The character rows of [`Tagger::states`], `[batch, len, d_model]`.
+    pub(crate) fn char_states(&self, states: Tensor<3>) -> Tensor<3> {
+        match self.cls_offset() {
+            0 => states,
+            off => {
+                let len = states.dims()[1] - off;
+                states.narrow(1, off, len)
+            }
+        }
     }
 }
 
@@ -155,6 +238,7 @@ mod tests {
     use super::*;
     use crate::batch::Example;
     use crate::lexicon::Lexicon;
+    use crate::model::OutputHead;
     use crate::vocab::Vocabs;
 
     fn chars(s: &str) -> Vec<char> {
@@ -163,6 +247,11 @@ mod tests {
 
     /// A small FLAT tagger without dropout, its vocabularies, and two sentences with words.
     fn flat() -> (Tagger, Vec<Example>, Device) {
+        flat_with(false)
+    }
+
+    /// [`flat`], with a Binder head (2 types, K = 3) when `binder`.
+    fn flat_with(binder: bool) -> (Tagger, Vec<Example>, Device) {
         let device = Device::flex();
         device.seed(7);
         let texts = [chars("南京市长江大桥"), chars("我在北京大学")];
@@ -199,6 +288,16 @@ mod tests {
                 ..Default::default()
             })
             .with_lattice(Some(LatticeConfig::new(n_words)));
+        let config = if binder {
+            let mut hyper = config.hyper.clone();
+            hyper.head = HeadKind::Binder;
+            hyper.binder.dropout = 0.0;
+            let head = hyper.binder_head(2, 3);
+            config.with_hyper(hyper).with_binder(head)
+        } else {
+            config
+        };
+        config.validate().unwrap();
         let examples = texts
             .iter()
             .map(|t| Example::unlabelled(t, &vocabs))
@@ -272,6 +371,62 @@ mod tests {
         );
     }
 
+    /// The batch with every word turned into padding, and the batch without its lattice.
+    fn masked_and_plain(batch: &Batch, device: &Device) -> (Batch, Batch) {
+        let mut masked = batch.clone();
+        let lattice = masked.lattice.as_mut().unwrap();
+        let [b, w] = lattice.words.dims();
+        lattice.pad = Tensor::cat(
+            vec![
+                batch.pad.clone(),
+                Tensor::<2, Bool>::full([b, w], true, device),
+            ],
+            1,
+        );
+        let mut plain = batch.clone();
+        plain.lattice = None;
+        (masked, plain)
+    }
+
+    #[test]
+    fn a_binder_tagger_reads_its_sentence_token_first_on_both_encoders() {
+        let (tagger, examples, device) = flat_with(true);
+        assert_eq!(tagger.cls_offset(), 1);
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = Batch::new(&refs, &device);
+        let states = tagger.states(&batch);
+        assert_eq!(states.dims(), [2, 8, 16]);
+        assert_eq!(tagger.encode(&batch).dims(), [2, 7, 16]);
+        // The token sees its sentence: the two sentences' tokens differ.
+        let cls = values(states.clone().narrow(1, 0, 1));
+        assert!(
+            cls[..16]
+                .iter()
+                .zip(&cls[16..])
+                .any(|(a, b)| (a - b).abs() > 1e-3)
+        );
+        // The token is position-free, so the lattice path with its words masked still equals
+        // the character path, sentence token included.
+        let (masked, plain) = masked_and_plain(&batch, &device);
+        let rows = |b: &Batch| {
+            let s = tagger.states(b);
+            let cls = values(s.clone().narrow(1, 0, 1));
+            let chars = b.gather_tokens(tagger.char_states(s));
+            let chars = chars.into_data().convert::<f32>().try_into_vec::<f32>();
+            (cls, chars.unwrap())
+        };
+        let (a, b) = (rows(&masked), rows(&plain));
+        assert_close(&a.0, &b.0);
+        assert_close(&a.1, &b.1);
+        // Binder's scores: [batch, types, (1 + len) · K].
+        let scores = tagger.head().scores(states, &batch);
+        assert_eq!(scores.dims(), [2, 2, 8 * 3]);
+        // A CRF model has no token: its states are its characters.
+        let (crf, _, _) = flat();
+        assert_eq!(crf.cls_offset(), 0);
+        assert_eq!(crf.states(&batch).dims(), [2, 7, 16]);
+    }
+
     #[test]
     fn a_sentence_with_words_gives_character_outputs_that_the_words_change() {
         let (tagger, examples, device) = flat();
@@ -291,20 +446,9 @@ mod tests {
         let (tagger, examples, device) = flat();
         let refs: Vec<&Example> = examples.iter().collect();
         let batch = Batch::new(&refs, &device);
-        let mut masked = batch.clone();
-        let lattice = masked.lattice.as_mut().unwrap();
-        let w = lattice.words.dims()[1];
         // Every word becomes padding: the characters attend to the characters only, through the
         // lattice's distance pairs instead of the character path's 2L-1 distances.
-        lattice.pad = Tensor::cat(
-            vec![
-                batch.pad.clone(),
-                Tensor::<2, Bool>::full([2, w], true, &device),
-            ],
-            1,
-        );
-        let mut plain = batch.clone();
-        plain.lattice = None;
+        let (masked, plain) = masked_and_plain(&batch, &device);
         // (Padding rows differ: they are garbage either way.)
         let real = |b: &Batch| {
             b.gather_tokens(tagger.encode(b))

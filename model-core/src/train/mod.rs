@@ -10,6 +10,9 @@ pub mod schedule;
 pub mod stage;
 pub mod step;
 
+#[cfg(test)]
+mod binder_tests;
+
 pub use meter::LossMeter;
 pub use optim::{StepRates, apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};

@@ -1,6 +1,7 @@
 //! Recipes (what a run trains) and the phases each runs, in order.
 
 use super::stage::Select;
+use crate::config::HeadKind;
 use crate::loss::Queries;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,11 @@ pub enum Recipe {
     Joint,
     /// Like nerco, but Non-Entity tokens are queries too.
     NoFilter,
+    /// Binder's span/type head alone (one tagging phase with its loss).
+    Binder,
+    /// NerCo's stage 1 (Semantic-Class InfoNCE), then the Binder head.
+    #[serde(rename = "nerco+binder")]
+    NercoBinder,
 }
 
 /// The phases a recipe runs, in order; `Done` once all have run.
@@ -28,11 +34,13 @@ pub enum Phase {
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 4] = [
+    pub const ALL: [Recipe; 6] = [
         Recipe::Nerco,
         Recipe::NoContrast,
         Recipe::Joint,
         Recipe::NoFilter,
+        Recipe::Binder,
+        Recipe::NercoBinder,
     ];
 
     /// The name used on the command line, in configs and run directories.
@@ -42,13 +50,25 @@ impl Recipe {
             Recipe::NoContrast => "no-contrast",
             Recipe::Joint => "joint",
             Recipe::NoFilter => "no-filter",
+            Recipe::Binder => "binder",
+            Recipe::NercoBinder => "nerco+binder",
+        }
+    }
+
+    /// The output head the recipe trains: its tagging phase is that head's loss.
+    pub fn head(self) -> HeadKind {
+        match self {
+            Recipe::Binder | Recipe::NercoBinder => HeadKind::Binder,
+            _ => HeadKind::Crf,
         }
     }
 
     pub fn phases(self) -> &'static [Phase] {
         match self {
-            Recipe::Nerco | Recipe::NoFilter => &[Phase::Contrast, Phase::Tagging],
-            Recipe::NoContrast => &[Phase::Tagging],
+            Recipe::Nerco | Recipe::NoFilter | Recipe::NercoBinder => {
+                &[Phase::Contrast, Phase::Tagging]
+            }
+            Recipe::NoContrast | Recipe::Binder => &[Phase::Tagging],
             Recipe::Joint => &[Phase::Joint],
         }
     }
@@ -155,5 +175,16 @@ mod tests {
         assert!(!Phase::Joint.keeps_stage1(Recipe::Joint));
         assert!(!Phase::Contrast.keeps_stage1(Recipe::Nerco));
         assert_eq!(Recipe::Nerco.queries(), Queries::Entities);
+        assert_eq!(Recipe::NercoBinder.queries(), Queries::Entities);
+        // The two Binder recipes pick the Binder head; serde spells them as the CLI does.
+        for r in Recipe::ALL {
+            let binder = matches!(r, Recipe::Binder | Recipe::NercoBinder);
+            assert_eq!(r.head() == HeadKind::Binder, binder, "{r:?}");
+            assert_eq!(serde_json::to_value(r).unwrap(), r.name());
+        }
+        assert_eq!(
+            Recipe::NercoBinder.next_phase(Phase::Contrast),
+            Some(Phase::Tagging)
+        );
     }
 }

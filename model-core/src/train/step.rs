@@ -6,7 +6,7 @@ use crate::batch::{Batch, Example};
 use crate::loss::{Queries, info_nce};
 use crate::model::bert::Bert;
 use crate::model::tagger::char_features;
-use crate::model::{CrfConstraints, OutputHead, Tagger};
+use crate::model::{CrfConstraints, HeadLoss, OutputHead, Tagger};
 use burn::module::Module;
 use burn::prelude::*;
 use rand::Rng;
@@ -46,16 +46,17 @@ impl Frozen {
         }
     }
 
-    /// The batch's character representations, through the frozen parts where there are any.
+    /// The batch's encoder states ([`Tagger::states`]: the characters, after a Binder model's
+    /// sentence token), through the frozen parts where there are any.
     pub(crate) fn encode(&self, model: &Tagger, batch: &Batch) -> Tensor<3> {
         match (&self.encoder, &self.bert) {
-            (Some(encoder), _) => Tensor::from_inner(encoder.encode(&batch.without_autodiff())),
+            (Some(encoder), _) => Tensor::from_inner(encoder.states(&batch.without_autodiff())),
             (None, Some(bert)) => {
                 let features =
                     char_features(bert, &batch.without_autodiff()).map(Tensor::from_inner);
-                model.encode_with(batch, features)
+                model.states_with(batch, features)
             }
-            (None, None) => model.encode(batch),
+            (None, None) => model.states(batch),
         }
     }
 }
@@ -71,6 +72,37 @@ pub struct StepLoss {
 }
 
 impl StepLoss {
+    /// A head's loss alone: its value on the host (the CRF) or read from its tensor (Binder).
+    fn of_head(l: HeadLoss) -> Self {
+        match l.host {
+            Some(host) => StepLoss {
+                tensor: l.tensor,
+                host,
+                device: None,
+            },
+            None => StepLoss {
+                tensor: l.tensor.clone(),
+                host: 0.0,
+                device: Some((1.0, l.tensor)),
+            },
+        }
+    }
+
+    /// This loss plus `weight` × a device term (the joint recipe's InfoNCE).
+    fn plus(self, weight: f64, term: Tensor<1>) -> Self {
+        let tensor = self.tensor + term.clone().mul_scalar(weight);
+        let device = match self.device {
+            None => Some((weight, term)),
+            // Only a head whose value lives on the device gets here: fold both into one term.
+            Some((w, t)) => Some((1.0, t.mul_scalar(w) + term.mul_scalar(weight))),
+        };
+        StepLoss {
+            tensor,
+            host: self.host,
+            device,
+        }
+    }
+
     /// The loss value (reads the device term back synchronously).
     pub fn value(&self) -> f64 {
         match &self.device {
@@ -107,7 +139,7 @@ pub fn phase_loss(
     let reps = frozen.encode(model, batch);
     let contrast = |reps: Tensor<3>| {
         info_nce(
-            batch.gather_tokens(reps),
+            batch.gather_tokens(model.char_states(reps)),
             &token_classes(batch),
             s.tau,
             s.queries,
@@ -122,18 +154,10 @@ pub fn phase_loss(
         // Stage 2 with an auxiliary InfoNCE term is the joint loss with its own weight.
         Phase::Tagging | Phase::Joint => {
             let with_contrast = s.phase == Phase::Joint || s.contrast_weight > 0.0;
-            let (nll, host) = model.head().loss(reps.clone(), batch, s.constraints);
+            let head = StepLoss::of_head(model.head().loss(reps.clone(), batch, s.constraints));
             Some(match with_contrast.then(|| contrast(reps)).flatten() {
-                Some(c) => StepLoss {
-                    tensor: nll + c.clone().mul_scalar(s.contrast_weight),
-                    host,
-                    device: Some((s.contrast_weight, c)),
-                },
-                None => StepLoss {
-                    tensor: nll,
-                    host,
-                    device: None,
-                },
+                Some(c) => head.plus(s.contrast_weight, c),
+                None => head,
             })
         }
         Phase::Done => None,

@@ -298,6 +298,20 @@ mod tests {
     }
 
     #[test]
+    fn binder_runs_get_their_own_rows_after_the_crf_recipes() {
+        let mut rows = grid();
+        rows.push(run_row("resume", Recipe::NercoBinder, 1, 93.0));
+        rows.push(run_row("resume", Recipe::Binder, 1, 92.5));
+        let (md, _) = render(&plan(""), &rows, 8, "m");
+        let binder = line_starting(&md, "| resume | binder | 1 |");
+        assert!(binder.ends_with("| 92.50 |"), "{binder}");
+        let both = line_starting(&md, "| resume | nerco+binder | 1 |");
+        assert!(both.ends_with("| 93.00 |"), "{both}");
+        let at = |l: &str| md.find(l).unwrap();
+        assert!(at("| resume | joint |") < at(binder) && at(binder) < at(both));
+    }
+
+    #[test]
     fn no_finished_runs_still_make_a_report() {
         let (md, figures) = render(&plan(""), &[], 3, "m");
         assert!(md.contains("(0 of 3 planned runs finished). Machine: m; backend: –."));

@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 use model_core::batch::Example;
+use model_core::config::HeadKind;
 pub use model_core::infer::load::load_tagger as load_model;
 use model_core::model::{CrfConstraints, Tagger};
 use model_core::pipeline::{ModelMeta, Pipeline};
@@ -68,7 +69,7 @@ fn start(args: &TrainArgs) -> Result<Start> {
             args.out.display()
         );
     }
-    let cfg = match &args.config {
+    let mut cfg = match &args.config {
         Some(path) => RunConfig::load(path)?,
         // The embedded default: NerCo on Resume, the README's main job.
         None => RunConfig::from_toml(
@@ -76,6 +77,7 @@ fn start(args: &TrainArgs) -> Result<Start> {
             "configs/resume.toml (embedded)",
         )?,
     };
+    cfg.model.head = recipe_head(&cfg, args.recipe)?;
     let mut state = TrainState::new(args.recipe, args.seed);
     state.select = cfg.stage1.select;
     Ok(Start {
@@ -84,6 +86,18 @@ fn start(args: &TrainArgs) -> Result<Start> {
         state,
         resuming: false,
     })
+}
+
+/// The head a new run trains: the recipe's (the resolved `config.toml` records it). A config
+/// that asks for Binder cannot run a CRF recipe; any config runs a Binder recipe.
+fn recipe_head(cfg: &RunConfig, recipe: Recipe) -> Result<HeadKind> {
+    if cfg.model.head == HeadKind::Binder && recipe.head() != HeadKind::Binder {
+        bail!(
+            "model.head is \"binder\" but the {} recipe trains a CRF head: use --recipe binder or nerco+binder",
+            recipe.name()
+        );
+    }
+    Ok(recipe.head())
 }
 
 /// The run's opening log lines: data, vocabularies, parameters, and the lattice's coverage.
@@ -109,6 +123,9 @@ fn log_setup(
         params,
         backend,
     ));
+    if let Some(note) = &splits.note {
+        run.log(note);
+    }
     if let Some(words) = &meta.vocabs.words {
         let count = |ex: &[Example]| ex.iter().map(|e| e.words.len()).sum::<usize>();
         let chars = |ex: &[Example]| ex.iter().map(Example::len).sum::<usize>().max(1);
@@ -224,8 +241,8 @@ fn finish(mut t: Trainer, backend: &str) -> Result<Metrics> {
     )?;
     save_model(&best, &t.run.path("model.bpk"))?;
     let pipeline = Pipeline::new(t.meta.clone(), &best, &t.device);
-    let (dev, _) = pipeline.score(&t.splits.dev)?;
-    let (test, _) = pipeline.score(&t.splits.test)?;
+    let dev = t.splits.dev.score(&pipeline)?;
+    let test = t.splits.test.score(&pipeline)?;
     let seconds = t.seconds_before + t.started.elapsed().as_secs_f64();
     let metrics = Metrics {
         dataset: t.cfg.name.clone(),

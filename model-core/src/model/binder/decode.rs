@@ -90,7 +90,7 @@ pub fn decode_sentence(
 }
 
 /// Highest score first (ties: earlier, then shorter, then lower type), skipping overlaps.
-fn greedy_non_overlapping(mut spans: Vec<ScoredSpan>) -> Vec<ScoredSpan> {
+pub(crate) fn greedy_non_overlapping(mut spans: Vec<ScoredSpan>) -> Vec<ScoredSpan> {
     spans.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)

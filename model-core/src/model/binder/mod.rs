@@ -20,6 +20,7 @@
 mod decode;
 mod loss;
 
+pub(crate) use decode::greedy_non_overlapping;
 pub use decode::{Decoding, ScoredSpan, decode_batch, decode_sentence};
 pub use loss::{
     BinderError, BinderLoss, BinderTargets, GoldMention, LossWeights, binder_loss,
