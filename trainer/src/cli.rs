@@ -55,7 +55,12 @@ impl Cli {
             }
             Command::Export(c) => c.run(&device),
             Command::Experiment(c) => c.run(self.backend),
-            Command::Bench(c) => bench::run(c.suite.as_deref(), &c.report, &device),
+            Command::Bench(c) => bench::run(
+                c.suite.as_deref(),
+                &c.report,
+                &device,
+                self.backend.is_gpu(),
+            ),
             Command::Pretrain(c) => pretrain::pretrain(pretrain::PretrainArgs {
                 out: c.out,
                 resume: c.resume,
@@ -226,7 +231,7 @@ impl TrainCmd {
             out,
             resume: self.resume,
             device,
-            backend_name: backend.name().to_string(),
+            backend,
         })?;
         Ok(())
     }

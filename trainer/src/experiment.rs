@@ -59,7 +59,7 @@ fn run_in_process(todo: &[&Cell], backend: Backend) -> Result<()> {
             out: c.dir.clone(),
             resume: c.dir.join("checkpoint/state.json").exists(),
             device: backend.device()?,
-            backend_name: backend.name().to_string(),
+            backend,
         })?;
     }
     Ok(())

@@ -11,7 +11,7 @@
 //!   Semantic Class.
 
 use crate::config::RunConfig;
-use crate::data_prep::{Gold, read_gold};
+use crate::data::{Gold, read_gold};
 use crate::run_dir::{write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;

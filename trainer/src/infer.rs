@@ -1,7 +1,7 @@
 //! `nerco eval` and `nerco predict`: load a finished run and tag text with it.
 
 use crate::config::RunConfig;
-use crate::data_prep::is_span_file;
+use crate::data::is_span_file;
 use crate::run_dir::{write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;

@@ -19,5 +19,5 @@ pub use embedding::{
     CharBigramEmbedding, CharBigramEmbeddingConfig, WordEmbedding, WordEmbeddingConfig,
 };
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
-pub use head::{Head, HeadLoss, LinearCrf, OutputHead};
+pub use head::{CrfLoss, Head, HeadLoss, LinearCrf, OutputHead};
 pub use tagger::{LatticeConfig, Tagger, TaggerConfig};

@@ -56,6 +56,7 @@ fn loss_setup(phase: Phase, constraints: &CrfConstraints) -> LossSetup<'_> {
         // The joint weight; stage 2 (Tagging) without the auxiliary term.
         contrast_weight: if phase == Phase::Joint { 0.5 } else { 0.0 },
         constraints,
+        crf_on_host: true,
     }
 }
 

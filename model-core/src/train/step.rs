@@ -6,7 +6,7 @@ use crate::batch::{Batch, Example};
 use crate::loss::{Queries, info_nce};
 use crate::model::bert::Bert;
 use crate::model::tagger::char_features;
-use crate::model::{CrfConstraints, HeadLoss, OutputHead, Tagger};
+use crate::model::{CrfConstraints, CrfLoss, HeadLoss, OutputHead, Tagger};
 use burn::module::Module;
 use burn::prelude::*;
 use rand::Rng;
@@ -22,6 +22,18 @@ pub struct LossSetup<'a> {
     /// stage 2's auxiliary weight this epoch in the tagging phase (0 there = no term, as before).
     pub contrast_weight: f64,
     pub constraints: &'a CrfConstraints,
+    /// The CRF NLL by host forward–backward (the CPU's fast path, one read-back per step) or on
+    /// the device (a GPU's: nothing in the step reads back).
+    pub crf_on_host: bool,
+}
+
+impl LossSetup<'_> {
+    fn crf(&self) -> CrfLoss<'_> {
+        CrfLoss {
+            constraints: self.constraints,
+            on_host: self.crf_on_host,
+        }
+    }
 }
 
 /// The parts of the model that do not train this epoch, as inference copies: the whole encoder
@@ -154,7 +166,7 @@ pub fn phase_loss(
         // Stage 2 with an auxiliary InfoNCE term is the joint loss with its own weight.
         Phase::Tagging | Phase::Joint => {
             let with_contrast = s.phase == Phase::Joint || s.contrast_weight > 0.0;
-            let head = StepLoss::of_head(model.head().loss(reps.clone(), batch, s.constraints));
+            let head = StepLoss::of_head(model.head().loss(reps.clone(), batch, s.crf()));
             Some(match with_contrast.then(|| contrast(reps)).flatten() {
                 Some(c) => head.plus(s.contrast_weight, c),
                 None => head,
@@ -243,6 +255,7 @@ mod tests {
             queries: Queries::Entities,
             contrast_weight: w,
             constraints,
+            crf_on_host: true,
         }
     }
 
@@ -352,6 +365,71 @@ mod tests {
         assert_eq!(
             a, b,
             "no dropout, no draws: the epoch's stream is unchanged"
+        );
+    }
+
+    #[test]
+    fn a_gpu_path_step_reads_nothing_back_and_learns_as_the_cpu_path_does() {
+        // The GPU path forced on the CPU backend: every phase's loss, the backward pass and the
+        // optimiser step, with the loss summed on the device (read every 10 steps).
+        let (model, batch, c, _) = setup();
+        let s = StageConfig {
+            lr: 1e-2,
+            ..StageConfig::stage2()
+        };
+        for phase in [Phase::Contrast, Phase::Tagging, Phase::Joint] {
+            let mut model = model.clone();
+            let mut optim = make_optimizer(&s);
+            let mut meter = crate::train::LossMeter::new(10);
+            let setup = LossSetup {
+                crf_on_host: false,
+                ..loss_setup(phase, &c, 0.5)
+            };
+            let before = crate::host::reads();
+            for _ in 0..3 {
+                let frozen = Frozen::new(&model, false, false);
+                let loss = phase_loss(&model, &batch, &frozen, &setup).unwrap();
+                assert!(meter.add(&loss).is_none());
+                model = apply_step(model, &mut optim, loss.tensor, StepRates::uniform(s.lr));
+            }
+            assert_eq!(
+                crate::host::reads(),
+                before,
+                "{phase:?}: a GPU-path step read back"
+            );
+        }
+        // The CPU path reads back every step: the emissions and the CRF's three score tables
+        // (host forward–backward).
+        let before = crate::host::reads();
+        let frozen = Frozen::new(&model, false, false);
+        let cpu = phase_loss(
+            &model,
+            &batch,
+            &frozen,
+            &loss_setup(Phase::Tagging, &c, 0.0),
+        );
+        assert_eq!(crate::host::reads(), before + 4);
+        // Both paths give the same NLL (value and gradient are tested in model::crf).
+        let gpu = LossSetup {
+            crf_on_host: false,
+            ..loss_setup(Phase::Tagging, &c, 0.0)
+        };
+        let model = model.valid();
+        let batch = batch.without_autodiff();
+        let frozen = Frozen::new(&model, false, false);
+        let on_device = phase_loss(&model, &batch, &frozen, &gpu).unwrap().value();
+        let on_host = phase_loss(
+            &model,
+            &batch,
+            &frozen,
+            &loss_setup(Phase::Tagging, &c, 0.0),
+        )
+        .unwrap()
+        .value();
+        assert!(cpu.is_some());
+        assert!(
+            (on_device - on_host).abs() < 1e-3 * on_host,
+            "{on_device} vs {on_host}"
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use super::timing::{REPS, median};
 use crate::config::RunConfig;
-use crate::data_prep;
+use crate::data;
 use crate::machine::load_avg;
 use anyhow::Result;
 use burn::prelude::*;
@@ -106,7 +106,7 @@ fn compute_floor(meta: &ModelMeta, mean_len: f64, device: &Device) -> Floor {
 pub(super) fn run(device: &Device) -> Result<String> {
     let cfg = RunConfig::load(std::path::Path::new("configs/msra.toml"))?;
     let t = Instant::now();
-    let (_splits, meta) = data_prep::load(&cfg, None, 0)?;
+    let (_splits, meta) = data::load(&cfg, None, 0)?;
     eprintln!(
         "msra vocabularies built in {:.1}s",
         t.elapsed().as_secs_f64()

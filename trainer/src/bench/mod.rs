@@ -31,8 +31,9 @@ use std::path::Path;
 
 const SUITES: [&str; 5] = ["inference", "infonce", "crf", "train", "bert"];
 
-/// Runs one suite (`None` or `all`: every suite) and rewrites its section of `report`.
-pub fn run(suite: Option<&str>, report: &Path, device: &Device) -> Result<()> {
+/// Runs one suite (`None` or `all`: every suite) and rewrites its section of `report`. `gpu`:
+/// the device is a GPU's, so training steps take the GPU path (the CRF on the device).
+pub fn run(suite: Option<&str>, report: &Path, device: &Device, gpu: bool) -> Result<()> {
     let suites: Vec<&str> = match suite {
         None | Some("all") => SUITES.to_vec(),
         Some(s) if SUITES.contains(&s) => vec![s],
@@ -46,7 +47,7 @@ pub fn run(suite: Option<&str>, report: &Path, device: &Device) -> Result<()> {
             "inference" => inference::run(device)?,
             "infonce" => infonce::run(device)?,
             "crf" => crf::run(device)?,
-            "train" => train::run(device)?,
+            "train" => train::run(device, gpu)?,
             "bert" => bert::run(device)?,
             _ => unreachable!("suite names are checked above"),
         };
@@ -66,7 +67,7 @@ mod tests {
     fn an_unknown_suite_is_an_error_listing_the_suites() {
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("B.md");
-        let err = run(Some("gpu"), &report, &Device::flex())
+        let err = run(Some("gpu"), &report, &Device::flex(), false)
             .unwrap_err()
             .to_string();
         assert_eq!(

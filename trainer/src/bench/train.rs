@@ -6,7 +6,7 @@
 
 use super::timing::{REPS, median};
 use crate::config::{RunConfig, StageConfig};
-use crate::data_prep;
+use crate::data;
 use crate::machine::load_avg;
 use anyhow::{Context, Result, bail};
 use burn::optim::ModuleOptimizer;
@@ -191,6 +191,8 @@ struct Bench<'a> {
     constraints: &'a CrfConstraints,
     batches_json: &'a Path,
     ad: &'a Device,
+    /// The GPU path: the CRF NLL on the device (`Crf::nll`) instead of `Crf::nll_fast`.
+    gpu: bool,
 }
 
 impl Bench<'_> {
@@ -226,6 +228,7 @@ impl Bench<'_> {
                 queries: Queries::Entities,
                 contrast_weight: 0.0,
                 constraints: self.constraints,
+                crf_on_host: !self.gpu,
             },
             lr: s.lr,
             optim: make_optimizer(s),
@@ -266,9 +269,9 @@ impl Bench<'_> {
     }
 }
 
-pub(super) fn run(device: &Device) -> Result<String> {
+pub(super) fn run(device: &Device, gpu: bool) -> Result<String> {
     let cfg = RunConfig::load(Path::new("configs/resume.toml"))?;
-    let (splits, meta) = data_prep::load(&cfg, None, 0)?;
+    let (splits, meta) = data::load(&cfg, None, 0)?;
     let examples = &splits.train_examples;
     let ad = device.clone().autodiff();
     let constraints = CrfConstraints::new(&meta.tags, &ad);
@@ -281,6 +284,7 @@ pub(super) fn run(device: &Device) -> Result<String> {
         constraints: &constraints,
         batches_json: &batches_json,
         ad: &ad,
+        gpu,
     };
     let mut rows = Vec::new();
     let mut torch_version = String::new();
@@ -292,7 +296,7 @@ pub(super) fn run(device: &Device) -> Result<String> {
         }
     }
     let mut out = String::new();
-    write_description(&mut out, &cfg, &meta, &torch_version)?;
+    write_description(&mut out, &cfg, &meta, &torch_version, gpu)?;
     write_table(&mut out, &rows)?;
     Ok(out)
 }
@@ -303,6 +307,7 @@ fn write_description(
     cfg: &RunConfig,
     meta: &ModelMeta,
     torch_version: &str,
+    gpu: bool,
 ) -> std::fmt::Result {
     let m = &meta.model;
     writeln!(
@@ -312,8 +317,8 @@ fn write_description(
          {} chars / {} bigrams, {} tags; dropout as configured; token dropout off in both): \
          the trainer's batching (shuffled, length-sorted within pools), {N_BATCHES} timed batches \
          after {WARMUP} warm-up batches, seed 42+stage. Stage 1 = encoder + vectorised InfoNCE \
-         (batch {}); stage 2 = encoder + linear + CRF NLL (batch {}) — Burn uses `Crf::nll_fast` \
-         (host forward–backward), PyTorch the autograd forward algorithm. PyTorch: \
+         (batch {}); stage 2 = encoder + linear + CRF NLL (batch {}) — Burn uses {}, PyTorch the \
+         autograd forward algorithm. PyTorch: \
          `bench/torch_tagger.py` ({}), CPU, `torch.set_num_threads(2)`, `OMP_WAIT_POLICY={}` (libgomp's default spin-wait made PyTorch 8–10× slower on this shared machine: 505–672 tok/s in stage 1), the same batches (exported \
          to `bench/batches_resume.json`), started once per repetition (import and its own 2 warm-up \
          batches not timed). Burn and PyTorch alternate; median of {REPS}.\n",
@@ -327,6 +332,11 @@ fn write_description(
         m.n_tags,
         cfg.stage1.batch_size,
         cfg.stage2.batch_size,
+        if gpu {
+            "the batched forward algorithm on the device (`Crf::nll`, the GPU path)"
+        } else {
+            "`Crf::nll_fast` (host forward–backward)"
+        },
         if torch_version.is_empty() {
             "torch not installed".to_string()
         } else {

@@ -10,8 +10,9 @@ mod stopping;
 pub use model_core::train::{Phase, Recipe};
 pub use state::{Metrics, TrainState};
 
+use crate::backend::Backend;
 use crate::config::RunConfig;
-use crate::data_prep::{self, Splits};
+use crate::data::{self, Splits};
 use crate::run_dir::{RunDir, read_json, write_atomic, write_json};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
@@ -33,7 +34,9 @@ pub struct TrainArgs {
     pub out: PathBuf,
     pub resume: bool,
     pub device: Device,
-    pub backend_name: String,
+    /// The device's backend: its name goes into the log and metrics; on a GPU the step keeps
+    /// the CRF on the device and the loss is read back every few steps.
+    pub backend: Backend,
 }
 
 fn save_model(model: &Tagger, path: &Path) -> Result<()> {
@@ -184,7 +187,7 @@ fn initial_model(
 pub fn train(args: TrainArgs) -> Result<Metrics> {
     let s = start(&args)?;
     let mut run = RunDir::open(&args.out)?;
-    let (splits, meta) = data_prep::load(&s.cfg, s.meta.as_ref(), s.state.seed)?;
+    let (splits, meta) = data::load(&s.cfg, s.meta.as_ref(), s.state.seed)?;
     if !s.resuming {
         write_atomic(&run.path("config.toml"), s.cfg.to_toml()?.as_bytes())?;
         write_json(&run.path("meta.json"), &meta)?;
@@ -206,7 +209,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         &splits,
         &s.state,
         fresh.num_params(),
-        &args.backend_name,
+        args.backend.name(),
     );
     let (mut model, mut resume_optim) = initial_model(fresh, &mut run, &args, &s, &meta, &ad)?;
     let mut t = Trainer {
@@ -218,6 +221,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         state: s.state.clone(),
         device: device.clone(),
         constraints: CrfConstraints::new(&meta.tags, &ad),
+        gpu: args.backend.is_gpu(),
         ad,
         started: Instant::now(),
     };
@@ -227,7 +231,7 @@ pub fn train(args: TrainArgs) -> Result<Metrics> {
         // The phase switch is a checkpoint too: resuming starts the next phase from the best model.
         t.checkpoint(&model, &make_optimizer(&s.cfg.stage2))?;
     }
-    finish(t, &args.backend_name)
+    finish(t, args.backend.name())
 }
 
 /// The final phase's best model becomes `model.bpk`, scored on dev and test into `metrics.json`.

@@ -5,7 +5,7 @@ use super::state::{EpochLog, TrainState};
 use super::{load_model, save_model};
 use crate::checkpoint::{restore_optimizer, save_optimizer};
 use crate::config::RunConfig;
-use crate::data_prep::Splits;
+use crate::data::Splits;
 use crate::progress;
 use crate::run_dir::{RunDir, write_json};
 use anyhow::Result;
@@ -35,6 +35,8 @@ pub(super) struct Trainer<'a> {
     pub device: Device,
     pub ad: Device,
     pub constraints: CrfConstraints,
+    /// A GPU backend: the CRF NLL stays on the device, the loss is read every few steps.
+    pub gpu: bool,
     pub started: Instant,
     pub seconds_before: f64,
 }
@@ -267,6 +269,7 @@ impl Trainer<'_> {
             queries: self.state.recipe.queries(),
             contrast_weight: es.contrast_weight,
             constraints: &self.constraints,
+            crf_on_host: !self.gpu,
         };
         let bar = progress::bar(
             batches.len() as u64,

@@ -1,11 +1,10 @@
-//! Loading a run's data: read the splits (CoNLL, or span JSON Lines), convert them to what the
-//! model's head learns from (tags in the model's scheme for the CRF, spans for Binder), build
-//! the vocabularies and tag set, and encode examples.
+//! What both loaders share: reading splits (CoNLL, or span JSON Lines), cutting long sentences
+//! into pieces, the training subset, encoding examples, the dev examples of the contrastive
+//! loss, and a new run's metadata (vocabularies, tag set, tagger config).
 
 use crate::config::{DataConfig, EncoderKind, RunConfig};
 use anyhow::{Context, Result, bail};
 use model_core::batch::Example;
-use model_core::config::HeadKind;
 use model_core::data::{Scheme, Sentence, SpanSentence, convert_tags, read_conll, read_span_jsonl};
 use model_core::lexicon::{Lexicon, read_word_list};
 use model_core::metrics::Report;
@@ -94,7 +93,7 @@ pub fn read_gold(path: &Path, data: &DataConfig, scheme: Scheme, binder: bool) -
 
 /// Cut sentences longer than `max_len` into pieces and re-encode each piece's tags in `scheme`
 /// (an entity cut in two becomes two well-formed entities).
-fn pieces(sentences: &[Sentence], max_len: usize, scheme: Scheme) -> Vec<Sentence> {
+pub(super) fn pieces(sentences: &[Sentence], max_len: usize, scheme: Scheme) -> Vec<Sentence> {
     let mut out = Vec::new();
     for s in sentences {
         let mut start = 0;
@@ -111,7 +110,7 @@ fn pieces(sentences: &[Sentence], max_len: usize, scheme: Scheme) -> Vec<Sentenc
     out
 }
 
-fn encode(
+pub(super) fn encode(
     sentences: &[Sentence],
     vocabs: &Vocabs,
     tags: &TagSet,
@@ -150,63 +149,9 @@ pub fn train_subset<T>(train: Vec<T>, limit: usize, seed: u64) -> Vec<T> {
         .collect()
 }
 
-/// Read the data of `cfg` (the training subset of `data.train_limit` drawn from `seed`); with
-/// `meta`, reuse its vocabularies and tag set (resume, eval). The head (`model.head`) decides
-/// what the data become: tags for the CRF, spans for Binder.
-pub fn load(cfg: &RunConfig, meta: Option<&ModelMeta>, seed: u64) -> Result<(Splits, ModelMeta)> {
-    let scheme: Scheme = cfg
-        .data
-        .scheme
-        .parse()
-        .map_err(|e| anyhow::anyhow!("data.scheme: {e}"))?;
-    if cfg.model.head == HeadKind::Binder {
-        return crate::data_spans::load(cfg, meta, scheme, seed);
-    }
-    let mut train = read_split(&cfg.data.train, &cfg.data, scheme)?;
-    if cfg.data.max_train_sentences > 0 {
-        train.truncate(cfg.data.max_train_sentences);
-    }
-    let train = train_subset(train, cfg.data.train_limit, seed);
-    let dev = read_split(&cfg.data.dev, &cfg.data, scheme)?;
-    let test = read_split(&cfg.data.test, &cfg.data, scheme)?;
-    let train_pieces = pieces(&train, cfg.data.max_len, scheme);
-    let meta = match meta {
-        Some(m) => m.clone(),
-        None => {
-            let types =
-                TagSet::from_tag_sequences(scheme, train_pieces.iter().map(|s| s.tags.as_slice()));
-            let chars: Vec<&[char]> = train_pieces.iter().map(|s| s.chars.as_slice()).collect();
-            new_meta(cfg, scheme, &chars, types.types, None)?
-        }
-    };
-    if meta.tags.scheme != scheme {
-        bail!(
-            "the model predicts {} tags but the config asks for {}",
-            meta.tags.scheme,
-            scheme
-        );
-    }
-    let train_examples = encode(
-        &train_pieces,
-        &meta.vocabs,
-        &meta.tags,
-        &cfg.data.train.display().to_string(),
-    )?;
-    let dev_examples = dev_examples(cfg, scheme, &dev, &meta)?;
-    let splits = Splits {
-        dev: Gold::Tags(dev),
-        test: Gold::Tags(test),
-        train_examples,
-        dev_examples,
-        train_sentences: train.len(),
-        note: None,
-    };
-    Ok((splits, meta))
-}
-
 /// The dev pieces encoded for the dev contrastive loss. Dev types unseen in training cannot be
 /// predicted; they still count as gold when scoring, but the loss uses only the model's own tags.
-fn dev_examples(
+pub(super) fn dev_examples(
     cfg: &RunConfig,
     scheme: Scheme,
     dev: &[Sentence],

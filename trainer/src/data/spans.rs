@@ -2,16 +2,16 @@
 //! conlleval's rules), cut into pieces of at most `max_len` chars, encoded with their gold
 //! mentions (which may overlap).
 
+use super::common::{Gold, Splits, new_meta, read_span_split, train_subset};
 use crate::config::RunConfig;
-use crate::data_prep::{Gold, Splits, new_meta, read_span_split};
 use anyhow::{Result, bail};
 use model_core::batch::Example;
 use model_core::data::{Scheme, SpanSentence, longest_span, span_types};
 use model_core::pipeline::ModelMeta;
 
-/// [`crate::data_prep::load`] for a Binder head. K (`model.binder.max_span_len`) 0 becomes the
+/// [`super::load`] for a Binder head. K (`model.binder.max_span_len`) 0 becomes the
 /// longest entity of the training pieces, so that every training entity can be predicted.
-pub(crate) fn load(
+pub(super) fn load(
     cfg: &RunConfig,
     meta: Option<&ModelMeta>,
     scheme: Scheme,
@@ -21,7 +21,7 @@ pub(crate) fn load(
     if cfg.data.max_train_sentences > 0 {
         train.truncate(cfg.data.max_train_sentences);
     }
-    let train = crate::data_prep::train_subset(train, cfg.data.train_limit, seed);
+    let train = train_subset(train, cfg.data.train_limit, seed);
     let dev = read_span_split(&cfg.data.dev, &cfg.data)?;
     let test = read_span_split(&cfg.data.test, &cfg.data)?;
     let max_len = cfg.data.max_len;
