@@ -3,12 +3,14 @@
 //! optimiser step. No file system, clock or progress display here (it runs in wasm32 too); the
 //! caller owns the loop around it and reads the loss value the way its device allows.
 
+pub mod epoch;
 pub mod optim;
 pub mod recipe;
 pub mod schedule;
 pub mod stage;
 pub mod step;
 
+pub use epoch::{Epoch, EpochAt, Step};
 pub use optim::{StepRates, apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};
 pub use schedule::{

@@ -19,9 +19,8 @@ use model_core::pipeline::{ModelMeta, Pipeline};
 use model_core::quality::{ClusterQuality, cluster_quality};
 use model_core::tags::NON_ENTITY;
 use model_core::train::{
-    Frozen, LossSetup, Phase, Select, StageConfig, StepRates, apply_step, aux_weight,
-    encoder_scale, epoch_batches, epoch_rng, epoch_seed, learning_rate, make_optimizer, phase_loss,
-    token_classes, train_batch,
+    Epoch, EpochAt, Frozen, LossSetup, Phase, Select, StageConfig, StepRates, aux_weight,
+    encoder_scale, make_optimizer, token_classes,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -256,10 +255,13 @@ impl Trainer<'_> {
     ) -> Result<(Tagger, EpochStats)> {
         let epoch = self.state.epoch;
         let examples = &self.splits.train_examples;
-        let steps_per_epoch = examples.len().div_ceil(s.batch_size);
-        let mut rng = epoch_rng(self.state.seed, phase, epoch);
-        self.ad.seed(epoch_seed(self.state.seed, phase, epoch));
-        let batches = epoch_batches(examples, s.batch(), &mut rng);
+        let at = EpochAt {
+            phase,
+            epoch,
+            run_seed: self.state.seed,
+            first_step: self.state.step,
+        };
+        let mut steps = Epoch::new(examples, s, at, self.cfg.data.token_dropout, &self.ad);
         let frozen = Frozen::new(&model, es.encoder_scale == 0.0, es.bert_scale.is_some());
         let setup = LossSetup {
             phase,
@@ -269,7 +271,7 @@ impl Trainer<'_> {
             constraints: &self.constraints,
         };
         let bar = progress::bar(
-            batches.len() as u64,
+            steps.len() as u64,
             format!("{} {}/{}", phase.name(), epoch + 1, s.epochs),
         );
         let t0 = Instant::now();
@@ -280,20 +282,12 @@ impl Trainer<'_> {
             lr: s.lr,
             seconds: 0.0,
         };
-        for idx in &batches {
-            st.lr = learning_rate(s, self.state.step, epoch, steps_per_epoch);
-            let batch = train_batch(
-                examples,
-                idx,
-                self.cfg.data.token_dropout,
-                &mut rng,
-                &self.ad,
-            );
-            st.tokens += batch.tokens();
-            let loss = phase_loss(&model, &batch, &frozen, &setup);
+        while let Some(step) = steps.next_loss(&model, examples, &frozen, &setup) {
+            st.lr = step.lr;
+            st.tokens += step.tokens;
             self.state.step += 1;
             bar.inc(1);
-            let Some(loss) = loss else { continue };
+            let Some(loss) = step.loss else { continue };
             let value = loss.value();
             if !value.is_finite() {
                 bar.abandon();
@@ -301,7 +295,7 @@ impl Trainer<'_> {
             }
             st.loss_sum += value;
             st.loss_n += 1;
-            model = apply_step(model, optim, loss.tensor, es.rates(st.lr));
+            model = steps.apply(model, optim, loss, es.rates(st.lr));
             let el = t0.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "loss {:.3} | {:.0} tok/s",
