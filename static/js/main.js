@@ -12,6 +12,7 @@ import { loadModel, probeWebGPU } from './models.js';
 import { ready, state, stats, viewerReady } from './state.js';
 import { analyse, bench, tagNow, wireTagger } from './tagging.js';
 import { loadViewer, viewerError, wireViewer } from './viewer.js';
+import { wireLive } from './live.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -73,6 +74,7 @@ async function start() {
     }
     wireTagger();
     wireViewer();
+    wireLive();
     await loadModel();
     renderExamples();
     $('input').value = params.get('text') || firstExample();

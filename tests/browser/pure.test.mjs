@@ -74,3 +74,45 @@ test('t-SNE is deterministic, reports progress to 1, and places a sample point o
   const at = placeByNeighbours(data, a, n, d, data.subarray(0, d), 1);
   assert.ok(Math.abs(at[0] - a[0]) < 1e-3 && Math.abs(at[1] - a[1]) < 1e-3);
 });
+
+// static/js/procrustes.js: successive PCA frames keep their axes.
+import { alignTo, tween } from '../../static/js/procrustes.js';
+
+function shape(n) {
+  const xy = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) { xy[2 * i] = Math.cos(i) * (1 + i % 3); xy[2 * i + 1] = Math.sin(2 * i) + i / n; }
+  return xy;
+}
+function maxDiff(a, b) {
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+}
+
+test('a rotated, shifted frame is turned back onto the previous one', () => {
+  const n = 40, p = alignTo(null, shape(n), n);
+  const th = 2.1, c = Math.cos(th), s = Math.sin(th);
+  const q = p.map((_, k) => {
+    const i = k >> 1, x = p[2 * i], y = p[2 * i + 1];
+    return (k % 2 ? s * x + c * y : c * x - s * y) + (k % 2 ? -3 : 5);
+  });
+  assert.ok(maxDiff(alignTo(p, q, n), p) < 1e-4);
+});
+
+test('a PCA sign flip or axis swap is undone, not shown', () => {
+  const n = 40, p = alignTo(null, shape(n), n);
+  const flipped = p.map((x, k) => (k % 2 ? -x : x));
+  const swapped = p.map((_, k) => p[k ^ 1]);
+  assert.ok(maxDiff(alignTo(p, flipped, n), p) < 1e-4);
+  assert.ok(maxDiff(alignTo(p, swapped, n), p) < 1e-4);
+  // Alignment never changes the shape: distances are kept.
+  const a = alignTo(p, swapped, n);
+  const dist = (xy, i, j) => Math.hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]);
+  assert.ok(Math.abs(dist(a, 3, 17) - dist(swapped, 3, 17)) < 1e-4);
+});
+
+test('the tween starts at the old frame and ends at the new one', () => {
+  const a = Float32Array.from([0, 0, 1, 1]), b = Float32Array.from([2, 2, 3, -1]);
+  assert.deepEqual(tween(a, b, 0), a);
+  assert.deepEqual(tween(a, b, 1), b);
+  const mid = tween(a, b, 0.5);
+  assert.ok(mid[0] > 0 && mid[0] < 2);
+});

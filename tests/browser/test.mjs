@@ -90,6 +90,9 @@ async function launch(extra = []) {
 async function openPage(backend, timeout = 120_000) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
   const logs = [];
+  // Every request the page (and its workers) makes: the page works offline and leaks nothing.
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   const t0 = Date.now();
@@ -97,7 +100,7 @@ async function openPage(backend, timeout = 120_000) {
   await page.waitForFunction(() => window.nerco && window.nerco.stats && (window.nerco.stats.firstResultMs || window.nerco.stats.error), null, { timeout });
   const stats = await page.evaluate(() => window.nerco.stats);
   assert.ok(!stats.error, `page error: ${stats.error}\n${logs.join('\n')}`);
-  return { page, logs, stats, wallMs: Date.now() - t0 };
+  return { page, logs, stats, requests, wallMs: Date.now() - t0 };
 }
 
 async function domEntities(page) {
@@ -209,6 +212,56 @@ test('the Semantic Class viewer draws three views with cluster quality', async (
     results.timings.tsneMs = Date.now() - t0;
     await page.locator('#viewer').screenshot({ path: join(OUT, 'viewer-tsne-class.png') });
     await page.screenshot({ path: join(OUT, 'page-cpu.png'), fullPage: true });
+  } catch (e) {
+    console.log(logs.join('\n'));
+    throw e;
+  } finally {
+    await page.close();
+  }
+});
+
+test('Train live: Play trains both runs, the loss falls, frames are drawn, Pause stops them', async () => {
+  const { page, logs, requests } = await openPage('cpu');
+  try {
+    await page.click('#live-open');
+    await page.waitForFunction(() => /Ready/.test(document.querySelector('#live-status').textContent) ||
+      /Error/.test(document.querySelector('#live-status').textContent), null, { timeout: 60_000 });
+    assert.match(await page.textContent('#live-status'), /Ready/, logs.join('\n'));
+    await page.click('#live-play');
+    // Both runs to their end (the tiny bundle's sample is a few steps), frames drawn on the way.
+    await page.waitForFunction(() => window.nercoLive.runs.every((r) => r.done), null, { timeout: 60_000 });
+    const runs = await page.evaluate(() => window.nercoLive.runs.map((r) => ({
+      recipe: r.recipe, step: r.step, frames: r.frames, losses: r.history.map((h) => h.loss).filter((x) => x !== null),
+      knn: r.history.map((h) => h.knn), sil: r.history.map((h) => h.sil),
+    })));
+    const stats = await page.evaluate(() => ({ ...window.nercoLive.stats, updates: window.nercoLive.stats.updates.length }));
+    for (const r of runs) {
+      assert.ok(r.step > 1 && r.frames > 2, JSON.stringify(r));
+      assert.ok(r.losses.at(-1) < r.losses[0], `${r.recipe}: the loss did not fall: ${r.losses}`);
+    }
+    const inked = await page.$$eval('#live-plots canvas', (cs) => cs.map((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+      return n;
+    }));
+    assert.ok(inked.length === 2 && inked.every((n) => n > 200), `blank live canvas: ${inked}`);
+    // Reset, Play, Pause: the step count stops moving.
+    await page.click('#live-reset');
+    await page.waitForFunction(() => window.nercoLive.runs.every((r) => r.step === 0 && r.frames >= 1));
+    await page.click('#live-play');
+    await page.waitForFunction(() => window.nercoLive.runs[0].step >= 1, null, { timeout: 30_000 });
+    await page.click('#live-pause');
+    await page.waitForTimeout(600);
+    const paused = await page.evaluate(() => window.nercoLive.runs.map((r) => r.step));
+    await page.waitForTimeout(800);
+    assert.deepEqual(await page.evaluate(() => window.nercoLive.runs.map((r) => r.step)), paused);
+    results.live = { runs, stats };
+    await page.locator('#live').screenshot({ path: join(OUT, 'live-cpu.png') });
+    const origin = new URL(base).origin;
+    const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
+    assert.deepEqual(foreign, [], 'requests leaving the page origin');
+    assert.ok(requests.some((u) => u.endsWith('live-sample.json')) && requests.some((u) => u.endsWith('live-worker.js')));
   } catch (e) {
     console.log(logs.join('\n'));
     throw e;

@@ -144,6 +144,13 @@ pub struct ExportCmd {
     /// matched).
     #[arg(long)]
     pub max_words: Option<usize>,
+    /// Training sentences (at most 60 characters, from the run's training split) in the page's
+    /// live-training sample, `live-sample.json` (0: no sample).
+    #[arg(long, default_value_t = 300)]
+    pub live_train: usize,
+    /// Held-out sentences of the live sample (from the test split; the tokens it plots).
+    #[arg(long, default_value_t = 100)]
+    pub live_held_out: usize,
 }
 
 #[derive(Args)]
@@ -260,6 +267,7 @@ impl ExportCmd {
             half: !self.full_precision,
             max_bigrams: self.max_bigrams,
             max_words: self.max_words,
+            live: (self.live_train, self.live_held_out),
         };
         export::export(args, device)
     }

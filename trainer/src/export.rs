@@ -114,6 +114,8 @@ pub struct ExportArgs<'a> {
     pub max_bigrams: Option<usize>,
     /// FLAT: keep only the most frequent lexicon words (the rest are no longer matched).
     pub max_words: Option<usize>,
+    /// Training and held-out sentences of the live-training sample (0 training: none).
+    pub live: (usize, usize),
 }
 
 /// What the bundle's own weights score on the test set, next to the run's model: the cost of
@@ -177,6 +179,11 @@ pub fn export(a: ExportArgs, device: &Device) -> Result<()> {
     if let Ok(m) = std::fs::read(a.run.join("metrics.json")) {
         write_atomic(&a.out.join("metrics.json"), &m)?;
     }
+    if a.live.0 > 0 {
+        // Tagged sentences (a span file's outermost entities): the live trainer trains a CRF.
+        let train = read_gold(&cfg.data.train, &cfg.data, meta.tags.scheme, binder)?;
+        write_live_sample(&a, &meta, &view_sentences(&train, meta.tags.scheme), &test)?;
+    }
     write_views(&a, &meta, &test, device)
 }
 
@@ -194,6 +201,64 @@ fn view_sentences(gold: &Gold, scheme: Scheme) -> Vec<Sentence> {
             })
             .collect(),
     }
+}
+
+/// Longest sentence of the live sample: short sentences keep the page's steps fast.
+const LIVE_MAX_CHARS: usize = 60;
+
+/// One sentence of `live-sample.json` (the web crate's `live::SampleSentence`).
+#[derive(Serialize)]
+struct LiveSentence {
+    text: String,
+    /// One tag per character in the model's scheme, space-separated.
+    tags: String,
+}
+
+/// The first `n` sentences of `data` of at most [`LIVE_MAX_CHARS`] characters that have an
+/// entity, tags in `scheme`.
+fn live_sentences(
+    data: &[Sentence],
+    n: usize,
+    scheme: model_core::data::Scheme,
+) -> Vec<LiveSentence> {
+    data.iter()
+        .filter(|s| s.chars.len() <= LIVE_MAX_CHARS && s.tags.iter().any(|t| t != "O"))
+        .take(n)
+        .map(|s| LiveSentence {
+            text: s.chars.iter().collect(),
+            tags: model_core::data::convert_tags(&s.tags, scheme).join(" "),
+        })
+        .collect()
+}
+
+/// The live sample as JSON: the first `n.0` short training sentences with an entity and the
+/// first `n.1` of `test` ([`LIVE_MAX_CHARS`]), tags in `scheme`.
+pub fn live_sample(
+    train: &[Sentence],
+    test: &[Sentence],
+    n: (usize, usize),
+    scheme: model_core::data::Scheme,
+) -> serde_json::Value {
+    serde_json::json!({
+        "scheme": scheme,
+        "train": live_sentences(train, n.0, scheme),
+        "held_out": live_sentences(test, n.1, scheme),
+    })
+}
+
+/// `live-sample.json`: what the page's "Train live" panel trains on and plots, loaded only when
+/// the panel opens (the web crate's `live::LiveSample`).
+fn write_live_sample(
+    a: &ExportArgs,
+    meta: &ModelMeta,
+    train: &[Sentence],
+    test: &[Sentence],
+) -> Result<()> {
+    let sample = live_sample(train, test, a.live, meta.tags.scheme);
+    let text = serde_json::to_string(&sample)?;
+    write_atomic(&a.out.join("live-sample.json"), text.as_bytes())?;
+    eprintln!("live-training sample: {} bytes", text.len());
+    Ok(())
 }
 
 /// The bundle's metadata and model: the run's, with `--max-bigrams` / `--max-words` applied.

@@ -158,3 +158,121 @@ impl NerModel {
         Ok(a.into())
     }
 }
+
+/// Training live (a Web Worker runs one): a small model trained a few steps at a time by the
+/// same epoch driver as `nerco train` (see `live.rs`). CPU backend only: its reads are ready at
+/// once, so the synchronous reads of the loss and the points are safe.
+#[cfg(feature = "train")]
+#[wasm_bindgen]
+pub struct LiveRun {
+    trainer: crate::live::LiveTrainer,
+}
+
+/// A frame of a live run: the held-out tokens' representations and their quality.
+#[cfg(feature = "train")]
+#[wasm_bindgen]
+pub struct LiveFrame {
+    json: String,
+    points: Vec<f32>,
+}
+
+#[cfg(feature = "train")]
+#[wasm_bindgen]
+impl LiveFrame {
+    /// `{step, epoch, knn_purity, silhouette, entity_tokens, dim}`.
+    #[wasm_bindgen(getter)]
+    pub fn json(&self) -> String {
+        self.json.clone()
+    }
+
+    /// Held-out tokens × `dim`, row-major.
+    #[wasm_bindgen(getter)]
+    pub fn points(&self) -> Vec<f32> {
+        self.points.clone()
+    }
+}
+
+#[cfg(feature = "train")]
+#[wasm_bindgen]
+impl LiveRun {
+    /// `sample_json`: a bundle's `live-sample.json`; `config_json`: a `LiveConfig` as JSON, or
+    /// empty for the demo's; `recipe`: `"nerco"` (stage 1) or `"no-contrast"`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        sample_json: &str,
+        config_json: &str,
+        recipe: &str,
+        seed: u32,
+    ) -> Result<LiveRun, JsError> {
+        use crate::live::{LiveConfig, LiveSample, LiveTrainer};
+        let js = |e: &dyn std::fmt::Display| JsError::new(&e.to_string());
+        let sample: LiveSample = serde_json::from_str(sample_json).map_err(|e| js(&e))?;
+        let cfg = if config_json.trim().is_empty() {
+            LiveConfig::demo()
+        } else {
+            serde_json::from_str(config_json).map_err(|e| js(&e))?
+        };
+        let recipe: model_core::train::Recipe = recipe.parse().map_err(|e: String| js(&e))?;
+        let trainer = LiveTrainer::new(&sample, cfg, recipe, seed as u64, &Device::flex())
+            .map_err(|e| js(&e))?;
+        Ok(LiveRun { trainer })
+    }
+
+    /// `{recipe, classes, tags, point_classes, point_tags, total_steps, parameters, chars,
+    /// bigrams}` as JSON (`point_*`: per held-out token, ids into `classes` / `tags`).
+    #[wasm_bindgen(getter)]
+    pub fn info(&self) -> String {
+        let t = &self.trainer;
+        let p = t.points(false);
+        let (chars, bigrams) = t.vocab_sizes();
+        serde_json::json!({
+            "recipe": t.recipe().name(),
+            "classes": t.class_names(),
+            "tags": t.tag_names(),
+            "point_classes": p.classes,
+            "point_tags": p.tags,
+            "total_steps": t.total_steps(),
+            "parameters": t.num_params(),
+            "chars": chars,
+            "bigrams": bigrams,
+        })
+        .to_string()
+    }
+
+    /// Up to `n` more steps; their losses (NaN for a step with nothing to learn from). Empty once
+    /// the run is over.
+    pub fn step(&mut self, n: u32) -> Result<Vec<f64>, JsError> {
+        let r = self
+            .trainer
+            .step(n as usize)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(r.iter().map(|s| s.loss.unwrap_or(f64::NAN)).collect())
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn steps(&self) -> u32 {
+        self.trainer.steps() as u32
+    }
+
+    /// The held-out tokens now, with kNN purity and silhouette (`model_core::quality`).
+    pub fn frame(&self) -> Result<LiveFrame, JsError> {
+        let t = &self.trainer;
+        let p = t.points(false);
+        let q = p
+            .held_out_quality()
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        let json = serde_json::json!({
+            "step": t.steps(),
+            "epoch": t.epoch(),
+            "knn_purity": q.knn_purity,
+            "silhouette": q.silhouette,
+            "entity_tokens": q.entity_tokens,
+            "dim": p.dim,
+        })
+        .to_string();
+        Ok(LiveFrame {
+            json,
+            points: p.values,
+        })
+    }
+}

@@ -11,6 +11,8 @@
 //! ```
 
 pub mod engine;
+#[cfg(feature = "train")]
+pub mod live;
 
 // The JavaScript API exists only in the wasm build: natively the crate is its engine (tested
 // there), and leaving wasm-bindgen out of the native build keeps `cargo run -p trainer` and

@@ -3,6 +3,7 @@
 //! optimiser step. No file system, clock or progress display here (it runs in wasm32 too); the
 //! caller owns the loop around it and reads the loss value the way its device allows.
 
+pub mod epoch;
 pub mod meter;
 pub mod optim;
 pub mod recipe;
@@ -13,6 +14,7 @@ pub mod step;
 #[cfg(test)]
 mod binder_tests;
 
+pub use epoch::{Epoch, EpochAt, Step};
 pub use meter::LossMeter;
 pub use optim::{StepRates, apply_step, backward_step, make_optimizer};
 pub use recipe::{Phase, Recipe};

@@ -19,9 +19,8 @@ use model_core::pipeline::{ModelMeta, Pipeline};
 use model_core::quality::{ClusterQuality, cluster_quality};
 use model_core::tags::NON_ENTITY;
 use model_core::train::{
-    Frozen, LossSetup, Phase, Select, StageConfig, StepRates, apply_step, aux_weight,
-    encoder_scale, epoch_batches, epoch_rng, epoch_seed, learning_rate, make_optimizer, phase_loss,
-    token_classes, train_batch,
+    Epoch, EpochAt, Frozen, LossMeter, LossSetup, Phase, Select, StageConfig, StepRates,
+    aux_weight, encoder_scale, make_optimizer, token_classes,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -41,10 +40,17 @@ pub(super) struct Trainer<'a> {
     pub seconds_before: f64,
 }
 
+/// Steps per read-back of the loss on a GPU.
+const READ_EVERY: usize = 50;
+
 /// What one epoch's batches added up to.
 struct EpochStats {
-    loss_sum: f64,
-    loss_n: usize,
+    /// Mean loss of the steps that had one (0 when none had).
+    loss: f64,
+    /// Tensors read back to the host during the steps, and the steps (the GPU path reads only
+    /// the summed loss every READ_EVERY steps).
+    reads: usize,
+    steps: usize,
     tokens: usize,
     lr: f64,
     seconds: f64,
@@ -258,10 +264,13 @@ impl Trainer<'_> {
     ) -> Result<(Tagger, EpochStats)> {
         let epoch = self.state.epoch;
         let examples = &self.splits.train_examples;
-        let steps_per_epoch = examples.len().div_ceil(s.batch_size);
-        let mut rng = epoch_rng(self.state.seed, phase, epoch);
-        self.ad.seed(epoch_seed(self.state.seed, phase, epoch));
-        let batches = epoch_batches(examples, s.batch(), &mut rng);
+        let at = EpochAt {
+            phase,
+            epoch,
+            run_seed: self.state.seed,
+            first_step: self.state.step,
+        };
+        let mut steps = Epoch::new(examples, s, at, self.cfg.data.token_dropout, &self.ad);
         let frozen = Frozen::new(&model, es.encoder_scale == 0.0, es.bert_scale.is_some());
         let setup = LossSetup {
             phase,
@@ -272,45 +281,48 @@ impl Trainer<'_> {
             crf_on_host: !self.gpu,
         };
         let bar = progress::bar(
-            batches.len() as u64,
+            steps.len() as u64,
             format!("{} {}/{}", phase.name(), epoch + 1, s.epochs),
         );
         let t0 = Instant::now();
+        let reads_before = model_core::host::reads();
+        // On a GPU the loss is summed on the device and read every READ_EVERY steps (a read is a
+        // sync that drains the queue); the CPU reads each step, as the progress bar shows it.
+        let mut meter = LossMeter::new(if self.gpu { READ_EVERY } else { 1 });
+        let mut shown = 0.0;
         let mut st = EpochStats {
-            loss_sum: 0.0,
-            loss_n: 0,
+            loss: 0.0,
+            reads: 0,
+            steps: 0,
             tokens: 0,
             lr: s.lr,
             seconds: 0.0,
         };
-        for idx in &batches {
-            st.lr = learning_rate(s, self.state.step, epoch, steps_per_epoch);
-            let batch = train_batch(
-                examples,
-                idx,
-                self.cfg.data.token_dropout,
-                &mut rng,
-                &self.ad,
-            );
-            st.tokens += batch.tokens();
-            let loss = phase_loss(&model, &batch, &frozen, &setup);
+        while let Some(step) = steps.next_loss(&model, examples, &frozen, &setup) {
+            st.lr = step.lr;
+            st.tokens += step.tokens;
             self.state.step += 1;
             bar.inc(1);
-            let Some(loss) = loss else { continue };
-            let value = loss.value();
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(self.diverged(phase, value));
+            let Some(loss) = step.loss else { continue };
+            if let Some(value) = meter.add(&loss) {
+                if !value.is_finite() {
+                    bar.abandon();
+                    return Err(self.diverged(phase, value));
+                }
+                shown = meter.mean();
             }
-            st.loss_sum += value;
-            st.loss_n += 1;
-            model = apply_step(model, optim, loss.tensor, es.rates(st.lr));
+            model = steps.apply(model, optim, loss, es.rates(st.lr));
             let el = t0.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
-                "loss {:.3} | {:.0} tok/s",
-                st.loss_sum / st.loss_n as f64,
+                "loss {shown:.3} | {:.0} tok/s",
                 st.tokens as f64 / el
             ));
+        }
+        st.loss = meter.mean();
+        (st.reads, st.steps) = (model_core::host::reads() - reads_before, meter.steps());
+        if !st.loss.is_finite() {
+            bar.abandon();
+            return Err(self.diverged(phase, st.loss));
         }
         bar.finish_and_clear();
         st.seconds = t0.elapsed().as_secs_f64();
@@ -362,11 +374,7 @@ impl Trainer<'_> {
         let log = EpochLog {
             phase,
             epoch: self.state.epoch + 1,
-            train_loss: if st.loss_n > 0 {
-                st.loss_sum / st.loss_n as f64
-            } else {
-                0.0
-            },
+            train_loss: st.loss,
             dev_score,
             lr: st.lr,
             head_only,
@@ -375,7 +383,7 @@ impl Trainer<'_> {
         };
         let improved = self.state.record_dev(dev_score, head_only);
         self.run.log(&format!(
-            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}{}{}",
+            "{} epoch {:>3}: loss {:.4} | dev {} {:.4}{} | {:.1}s, {:.0} tok/s, lr {:.2e}, {} host reads in {} steps{}{}",
             phase.name(),
             log.epoch,
             log.train_loss,
@@ -389,6 +397,8 @@ impl Trainer<'_> {
             st.seconds,
             log.tokens_per_second,
             st.lr,
+            st.reads,
+            st.steps,
             if head_only { " (head only)" } else { "" },
             es.describe(phase)
         ));
