@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Smoke run of `--backend wgpu` on a machine without a GPU: Mesa's lavapipe (a Vulkan driver on
-# the CPU) runs Burn's wgpu backend. Trains configs/tiny.toml through both stages on wgpu and on
-# the CPU backend with the same seed, then prints both test F1 and wall times.
+# Smoke run of a GPU backend on a machine without a GPU: Mesa's lavapipe (a Vulkan driver on the
+# CPU) runs Burn's wgpu backend. Trains configs/tiny.toml through both stages on the GPU backend
+# and on the CPU backend with the same seed, then prints both test F1, wall times, and the GPU
+# run's host reads per epoch (the GPU path reads only the summed loss).
 #
-#   scripts/wgpu-smoke.sh            # installs lavapipe when missing (apt), builds, runs
+#   scripts/wgpu-smoke.sh            # wgpu; installs lavapipe when missing (apt), builds, runs
+#   BACKEND=vulkan scripts/wgpu-smoke.sh   # the vulkan feature and backend (SPIR-V kernels)
 #   SKIP_INSTALL=1 scripts/wgpu-smoke.sh
 #
 # lavapipe compiles every shader on the CPU, so the first steps take minutes; this is a check that
@@ -23,8 +25,11 @@ if [[ -z "$icd" ]]; then
     exit 1
 fi
 
-cargo build --release -p trainer --features wgpu
-nerco="${CARGO_TARGET_DIR:-target}/release/nerco"
+backend="${BACKEND:-wgpu}"
+# Its own target directory: a GPU feature set would otherwise replace target/release/nerco.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/gpu}"
+cargo build --release -p trainer --features "$backend"
+nerco="$CARGO_TARGET_DIR/release/nerco"
 out="${OUT:-runs/wgpu-smoke}"
 rm -rf "$out"
 mkdir -p "$out"
@@ -44,4 +49,5 @@ print(f"{sys.argv[2]}: test F1 {f1}, wall {float(sys.argv[4]) - float(sys.argv[3
 EOF
 }
 run cpu
-run wgpu
+run "$backend"
+grep -h "host reads" "$out/$backend/train.log" | sed "s/^/$backend: /"
