@@ -110,7 +110,9 @@ function onFrame(run, m) {
   }
   const real = m.losses.filter((x) => Number.isFinite(x));
   run.step = m.step;
-  run.history.push({ step: m.step, loss: real.length ? real.reduce((a, b) => a + b) / real.length : null, knn: m.knn_purity, sil: m.silhouette });
+  const hasQ = m.knn_purity !== undefined;
+  run.history.push({ step: m.step, loss: real.length ? real.reduce((a, b) => a + b) / real.length : null, knn: hasQ ? m.knn_purity : null, sil: hasQ ? m.silhouette : null });
+  if (hasQ) run.quality = m;
   const n = m.points.length / m.dim;
   const xy = pca(m.points, n, m.dim).project(m.points, n);
   normalise(xy);
@@ -119,7 +121,7 @@ function onFrame(run, m) {
   run.target = aligned;
   run.t0 = now;
   run.frames += 1;
-  run.q.textContent = `step ${m.step} · kNN purity ${fmt(m.knn_purity)} · silhouette ${fmt(m.silhouette)}`;
+  run.q.textContent = `step ${m.step} · kNN purity ${fmt(run.quality?.knn_purity)} · silhouette ${fmt(run.quality?.silhouette)}` + (hasQ ? '' : ` (at step ${run.quality?.step})`);
   requestAnimationFrame(() => animate(run));
   drawCurves();
   status();

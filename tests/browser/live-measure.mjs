@@ -50,7 +50,7 @@ const out = await page.evaluate(() => {
     runs: window.nercoLive.runs.map((r) => ({
       recipe: r.recipe, steps: r.step, frames: r.frames,
       start: { knn: r.history[0].knn, silhouette: r.history[0].sil },
-      end: { knn: r.history.at(-1).knn, silhouette: r.history.at(-1).sil },
+      end: { step: r.quality.step, knn: r.quality.knn_purity, silhouette: r.quality.silhouette },
     })),
   };
 });
