@@ -85,7 +85,8 @@ self.onmessage = async (e) => {
       post({ type: 'info', ...JSON.parse(run.info) });
       frame({ losses: [], stepMs: 0, done: false });
     } else if (m.type === 'play') {
-      if (!playing) { playing = true; loop(); }
+      // The first update after Play shows the points at once; its quality comes a second later.
+      if (!playing) { playing = true; lastQuality = performance.now(); loop(); }
     } else if (m.type === 'pause') {
       playing = false;
       post({ type: 'paused', step: run ? run.steps : 0 });
