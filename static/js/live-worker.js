@@ -1,7 +1,7 @@
 // A Web Worker that runs one live training run (web/src/live.rs through the wasm module's
 // `LiveRun`): the same epoch driver as `nerco train`, a few steps per chunk, yielding to the event
 // loop between chunks so Pause / Step / speed messages get through. Each chunk ends with a frame:
-// `{type: 'frame', step, losses, knn_purity, silhouette, points}` (points transferred, not
+// `{type: 'frame', step, losses, points, knn_purity?, silhouette?}` (quality about once a second) (points transferred, not
 // copied). The page runs one worker per recipe: dropout draws from the device's random stream,
 // which two runs in one worker would share.
 //
@@ -35,9 +35,16 @@ function chunk() {
   return done;
 }
 
+// The quality is quadratic in the held-out tokens: measured at most once per QUALITY_MS (and at
+// the start and the end), the points every frame.
+const QUALITY_MS = 1000;
+let lastQuality = -Infinity;
+
 function frame(extra) {
   const t0 = performance.now();
-  const f = run.frame();
+  const withQuality = extra.losses.length === 0 || extra.done || t0 - lastQuality >= QUALITY_MS;
+  if (withQuality) lastQuality = t0;
+  const f = run.frame(withQuality);
   const q = JSON.parse(f.json);
   const points = f.points;
   f.free();
@@ -78,7 +85,8 @@ self.onmessage = async (e) => {
       post({ type: 'info', ...JSON.parse(run.info) });
       frame({ losses: [], stepMs: 0, done: false });
     } else if (m.type === 'play') {
-      if (!playing) { playing = true; loop(); }
+      // The first update after Play shows the points at once; its quality comes a second later.
+      if (!playing) { playing = true; lastQuality = performance.now(); loop(); }
     } else if (m.type === 'pause') {
       playing = false;
       post({ type: 'paused', step: run ? run.steps : 0 });

@@ -17,7 +17,7 @@ const RECIPES = [
   { recipe: 'no-contrast', title: 'tag-only (no-contrast) — CRF loss', colour: '#e15759' },
 ];
 const TWEEN_MS = 250;
-const stats = { openMs: null, playMs: null, firstUpdateMs: null, updates: [], stepMs: [] };
+const stats = { openMs: null, playMs: null, firstUpdateMs: null, updates: [], stepMs: [], frameMs: [] };
 const live = { runs: [], sample: null, opened: false, stats };
 window.nercoLive = { open: openLive, runs: live.runs, stats, play, pause };
 
@@ -57,7 +57,7 @@ export async function openLive() {
     const canvas = el('canvas', { 'data-recipe': r.recipe });
     const q = el('div', { class: 'muted' });
     plots.append(el('div', { class: 'plot' }, el('h4', {}, r.title), q, canvas));
-    const run = { ...r, canvas, q, worker: new Worker(new URL('live-worker.js', import.meta.url), { type: 'module' }), history: [], shown: null, target: null, info: null, step: 0, frames: 0, done: false };
+    const run = { ...r, canvas, q, worker: new Worker(new URL('live-worker.js', import.meta.url), { type: 'module' }), history: [], shown: null, target: null, info: null, step: 0, frames: 0, done: false, updateTimes: [] };
     live.runs.push(run);
     run.worker.onmessage = (e) => onMessage(run, e.data, ok);
     run.worker.onerror = (e) => fail(new Error(e.message));
@@ -84,7 +84,7 @@ function pause() {
 
 function reset() {
   const seed = Math.max(0, parseInt($('live-seed').value, 10) || 0);
-  for (const r of live.runs) Object.assign(r, { history: [], shown: null, target: null, step: 0, frames: 0, done: false });
+  for (const r of live.runs) Object.assign(r, { history: [], shown: null, target: null, step: 0, frames: 0, done: false, updateTimes: [] });
   for (const r of live.runs) r.worker.postMessage({ type: 'reset', sample: live.sample, config: '', recipe: r.recipe, seed });
 }
 
@@ -105,10 +105,14 @@ function onFrame(run, m) {
     if (stats.firstUpdateMs === null && stats.playMs !== null) stats.firstUpdateMs = now - stats.playMs;
     stats.updates.push(now);
     stats.stepMs.push(m.stepMs);
+    stats.frameMs.push(m.frameMs);
+    run.updateTimes.push(now);
   }
   const real = m.losses.filter((x) => Number.isFinite(x));
   run.step = m.step;
-  run.history.push({ step: m.step, loss: real.length ? real.reduce((a, b) => a + b) / real.length : null, knn: m.knn_purity, sil: m.silhouette });
+  const hasQ = m.knn_purity !== undefined;
+  run.history.push({ step: m.step, loss: real.length ? real.reduce((a, b) => a + b) / real.length : null, knn: hasQ ? m.knn_purity : null, sil: hasQ ? m.silhouette : null });
+  if (hasQ) run.quality = m;
   const n = m.points.length / m.dim;
   const xy = pca(m.points, n, m.dim).project(m.points, n);
   normalise(xy);
@@ -117,7 +121,7 @@ function onFrame(run, m) {
   run.target = aligned;
   run.t0 = now;
   run.frames += 1;
-  run.q.textContent = `step ${m.step} · kNN purity ${fmt(m.knn_purity)} · silhouette ${fmt(m.silhouette)}`;
+  run.q.textContent = `step ${m.step} · kNN purity ${fmt(run.quality?.knn_purity)} · silhouette ${fmt(run.quality?.silhouette)}` + (hasQ ? '' : ` (at step ${run.quality?.step})`);
   requestAnimationFrame(() => animate(run));
   drawCurves();
   status();
@@ -148,7 +152,8 @@ function drawScatter(run) {
   if (canvas.width !== W) { canvas.width = W; canvas.height = W; }
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, W, W);
-  const scale = W / 7;
+  // The cloud has unit RMS radius (normalise): ±2.5 fills the canvas.
+  const scale = W / 5;
   const order = [...info.point_classes.keys()].sort((a, b) => (info.point_classes[a] === 0) - (info.point_classes[b] === 0)).reverse();
   for (const i of order) {
     const c = info.point_classes[i];
@@ -170,7 +175,7 @@ function drawScatter(run) {
 // Three small charts: loss (÷ the run's first), kNN purity and silhouette, both runs on each.
 function drawCurves() {
   const box = $('live-curves');
-  const charts = [['loss ÷ first', (h, r) => h.loss / (r.history.find((x) => x.loss)?.loss || 1)], ['kNN purity', (h) => h.knn], ['silhouette', (h) => h.sil]];
+  const charts = [['loss ÷ first step\'s', (h, r) => (h.loss === null ? null : h.loss / (r.history.find((x) => x.loss)?.loss || 1))], ['kNN purity', (h) => h.knn], ['silhouette', (h) => h.sil]];
   if (!box.childElementCount) for (const [name] of charts) box.append(el('div', { class: 'curve' }, el('span', { class: 'muted' }, name), el('canvas', { 'data-curve': name })));
   charts.forEach(([name, get], k) => {
     const canvas = box.children[k].querySelector('canvas');

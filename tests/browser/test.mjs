@@ -232,11 +232,13 @@ test('Train live: Play trains both runs, the loss falls, frames are drawn, Pause
     await page.waitForFunction(() => window.nercoLive.runs.every((r) => r.done), null, { timeout: 60_000 });
     const runs = await page.evaluate(() => window.nercoLive.runs.map((r) => ({
       recipe: r.recipe, step: r.step, frames: r.frames, losses: r.history.map((h) => h.loss).filter((x) => x !== null),
-      knn: r.history.map((h) => h.knn), sil: r.history.map((h) => h.sil),
+      knn: r.history.map((h) => h.knn).filter((x) => x !== null), sil: r.history.map((h) => h.sil).filter((x) => x !== null),
     })));
     const stats = await page.evaluate(() => ({ ...window.nercoLive.stats, updates: window.nercoLive.stats.updates.length }));
     for (const r of runs) {
       assert.ok(r.step > 1 && r.frames > 2, JSON.stringify(r));
+      // Quality at the start and at the end at least, numbers in range.
+      assert.ok(r.knn.length >= 2 && r.knn.every((x) => x >= 0 && x <= 1), JSON.stringify(r));
       assert.ok(r.losses.at(-1) < r.losses[0], `${r.recipe}: the loss did not fall: ${r.losses}`);
     }
     const inked = await page.$$eval('#live-plots canvas', (cs) => cs.map((c) => {

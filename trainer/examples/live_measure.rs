@@ -2,7 +2,9 @@
 //! on the Resume live sample (`nerco export`'s rule: the first 300 training and 100 test
 //! sentences of at most 60 characters with an entity), NerCo stage 1 and no-contrast from one
 //! seed: held-out kNN purity and silhouette at the start and after each epoch, ms per step.
-//!   cargo run --release -p trainer --example live_measure [-- SEED [N_TRAIN]]
+//!   cargo run --release -p trainer --example live_measure [-- SEED [N_TRAIN [OUT]]]
+//! With OUT it also writes the sample there (how `static/models/resume/live-sample.json` was made
+//! without re-exporting the committed bundle; `nerco export` writes the same file).
 
 use burn::prelude::*;
 use model_core::data::{Scheme, read_conll};
@@ -18,6 +20,9 @@ fn main() -> anyhow::Result<()> {
     let test = read_conll("data/resume/test.char.bmes".as_ref())?;
     let json = trainer::export::live_sample(&train, &test, (n_train, 100), Scheme::Bmes);
     let sample: LiveSample = serde_json::from_value(json.clone())?;
+    if let Some(out) = args.get(3) {
+        std::fs::write(out, serde_json::to_string(&json)?)?;
+    }
     println!(
         "sample: {} train, {} held-out sentences, {} bytes of JSON",
         sample.train.len(),

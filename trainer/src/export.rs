@@ -8,7 +8,9 @@
 //! - `embeddings.json` + `emb-<view>.f16`: encoder outputs for a sample of test tokens from up to
 //!   three models (`baseline` = no-contrast, `stage1` = NerCo after stage 1, `stage2` = NerCo
 //!   final), little-endian f16, `tokens × dim` row-major, with each token's char, gold tag and
-//!   Semantic Class.
+//!   Semantic Class;
+//! - `live-sample.json`: the page's live-training sample (`--live-train` short training sentences
+//!   and `--live-held-out` test sentences, with tags), read only when the "Train live" panel opens.
 
 use crate::config::RunConfig;
 use crate::data::{Gold, read_gold};

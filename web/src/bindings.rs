@@ -254,22 +254,26 @@ impl LiveRun {
         self.trainer.steps() as u32
     }
 
-    /// The held-out tokens now, with kNN purity and silhouette (`model_core::quality`).
-    pub fn frame(&self) -> Result<LiveFrame, JsError> {
+    /// The held-out tokens now and, `with_quality`, their kNN purity and silhouette
+    /// (`model_core::quality`; quadratic in the tokens, so the worker asks for it at most about
+    /// once a second).
+    pub fn frame(&self, with_quality: bool) -> Result<LiveFrame, JsError> {
         let t = &self.trainer;
         let p = t.points(false);
-        let q = p
-            .held_out_quality()
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "step": t.steps(),
             "epoch": t.epoch(),
-            "knn_purity": q.knn_purity,
-            "silhouette": q.silhouette,
-            "entity_tokens": q.entity_tokens,
             "dim": p.dim,
-        })
-        .to_string();
+        });
+        if with_quality {
+            let q = p
+                .held_out_quality()
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            json["knn_purity"] = q.knn_purity.into();
+            json["silhouette"] = q.silhouette.into();
+            json["entity_tokens"] = q.entity_tokens.into();
+        }
+        let json = json.to_string();
         Ok(LiveFrame {
             json,
             points: p.values,
