@@ -8,7 +8,6 @@
 //! Over characters, head = tail, so the pairs are the `2L - 1` distances `i - j`; in a lattice,
 //! the distinct pairs of the batch are collected on the host ([`crate::batch::Lattice`]).
 
-use super::dropout::dropout;
 use crate::batch::Lattice;
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -260,7 +259,9 @@ impl RelativeAttention {
             scores = scores.div_scalar((hd as f64).sqrt());
         }
         let key_pad = pad.reshape([b, 1, 1, l]).expand([b, h, lq, l]);
-        let attn = dropout(&self.dropout, softmax(scores.mask_fill(key_pad, -1e9), 3));
+        let attn = self
+            .dropout
+            .forward(softmax(scores.mask_fill(key_pad, -1e9), 3));
         let ctx = attn.matmul(v).swap_dims(1, 2).reshape([b, lq, d]);
         self.out.forward(ctx)
     }

@@ -3,7 +3,6 @@
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
-use super::dropout::dropout;
 use burn::prelude::*;
 
 #[derive(Config, Debug)]
@@ -74,7 +73,7 @@ impl CharBigramEmbedding {
         let mut parts = vec![self.chars.forward(chars), self.bigrams.forward(bigrams)];
         parts.extend(extra);
         let x = Tensor::cat(parts, 2);
-        self.proj.forward(dropout(&self.dropout, x))
+        self.proj.forward(self.dropout.forward(x))
     }
 }
 
@@ -122,7 +121,7 @@ impl WordEmbedding {
     /// `[batch, words]` ids → `[batch, words, d_model]`.
     pub fn forward(&self, words: Tensor<2, Int>) -> Tensor<3> {
         self.proj
-            .forward(dropout(&self.dropout, self.words.forward(words)))
+            .forward(self.dropout.forward(self.words.forward(words)))
     }
 }
 

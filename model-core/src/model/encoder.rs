@@ -1,6 +1,5 @@
 //! A stack of post-norm Transformer layers with relative position attention (FLAT's layout).
 
-use super::dropout::dropout;
 use super::attention::{RelativeAttention, RelativeAttentionConfig, RelativePositions};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -79,11 +78,11 @@ impl EncoderLayer {
         } else {
             x
         };
-        let x = self.norm_attn.forward(x + dropout(&self.dropout_residual, a));
+        let x = self.norm_attn.forward(x + self.dropout_residual.forward(a));
         let f = self
             .ff_out
-            .forward(dropout(&self.dropout_ff, relu(self.ff_in.forward(x.clone()))));
-        self.norm_ff.forward(x + dropout(&self.dropout_residual, f))
+            .forward(self.dropout_ff.forward(relu(self.ff_in.forward(x.clone()))));
+        self.norm_ff.forward(x + self.dropout_residual.forward(f))
     }
 }
 

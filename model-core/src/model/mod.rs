@@ -5,7 +5,6 @@ pub mod attention;
 pub mod bert;
 pub mod binder;
 pub mod crf;
-mod dropout;
 pub mod embedding;
 pub mod encoder;
 pub mod head;
