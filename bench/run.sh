@@ -2,7 +2,7 @@
 # Runs every nerco benchmark and rewrites docs/BENCHMARKS.md (one section per suite).
 #   bench/run.sh            # all suites
 #   bench/run.sh train      # one suite: inference | infonce | crf | train
-# The `train` suite compares against PyTorch (CPU, 2 threads) in bench/.venv; create it with
+# The `train` and `inference` suites compare against PyTorch (CPU, 2 threads) in bench/.venv; create it with
 #   python3 -m venv bench/.venv && bench/.venv/bin/pip install torch
 # (without it the PyTorch column reads n/a).
 set -euo pipefail

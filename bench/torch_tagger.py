@@ -12,6 +12,12 @@ Reads the batches `nerco bench --suite train` exports (bench/batches_resume.json
 
     bench/.venv/bin/python bench/torch_tagger.py --batches bench/batches_resume.json --stage 1
 
+`--infer` is the inference comparison of `nerco bench --suite inference`: the batches `nerco`'s
+pipeline runs over the MSRA test set (bench/batches_msra_infer.json), under
+`torch.inference_mode()` in eval mode, emissions and a batched Viterbi (with the tag scheme's
+constraints) up to tag names on the host; one untimed warm-up pass, then one timed pass, and
+prints `SENTENCES_PER_S <x>`.
+
 `--device cuda` runs it on a GPU (scripts/gpu-check.sh): every tensor is made there, and the
 clock waits for the device before it stops.
 """
@@ -148,7 +154,76 @@ def info_nce(reps, classes, tau):
     return (F.softplus(lse_neg - sim) * pair_w).sum()
 
 
-def pad_batch(batch):
+def viterbi(em, lengths, trans, start, end):
+    """Best tag paths of a padded batch, `em` [b, l, n]: the max-product forward pass with
+    back-pointers, then the back-trace; a padded step keeps each tag's score and points at itself."""
+    b, l, n = em.shape
+    live = torch.arange(l).view(1, l) < lengths.view(b, 1)
+    score = em[:, 0] + start
+    keep = torch.arange(n).view(1, n).expand(b, n)
+    back = []
+    for t in range(1, l):
+        best, arg = (score.unsqueeze(2) + trans.unsqueeze(0)).max(1)  # over the previous tag
+        on = live[:, t : t + 1]
+        score = torch.where(on, best + em[:, t], score)
+        back.append(torch.where(on, arg, keep))
+    tag = (score + end).argmax(1)
+    path = [tag]
+    for arg in reversed(back):
+        tag = arg.gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    return torch.stack(path[::-1], 1)  # [b, l]
+
+
+def check_viterbi(trials=50):
+    """The batched Viterbi against brute force over every path (small random cases)."""
+    import itertools
+    g = torch.Generator().manual_seed(0)
+    for _ in range(trials):
+        b, l, n = 3, 4, 3
+        em, trans = torch.randn(b, l, n, generator=g), torch.randn(n, n, generator=g)
+        start, end = torch.randn(n, generator=g), torch.randn(n, generator=g)
+        lengths = torch.randint(1, l + 1, (b,), generator=g)
+        got = viterbi(em, lengths, trans, start, end)
+        for i in range(b):
+            k = int(lengths[i])
+            def score(p):
+                s = start[p[0]] + end[p[-1]] + sum(em[i, t, p[t]] for t in range(k))
+                return s + sum(trans[p[t - 1], p[t]] for t in range(1, k))
+            best = max(itertools.product(range(n), repeat=k), key=score)
+            assert got[i, :k].tolist() == list(best), (got[i, :k], best)
+    print("viterbi ok")
+
+
+def infer(c):
+    """One warm-up pass and one timed pass over the exported inference batches."""
+    model = Tagger(c)
+    model.eval()
+    names = c["tag_names"]
+    trans = model.transitions + model.pen_t
+    start, end = model.start + model.pen_s, model.end + model.pen_e
+
+    def run():
+        out = []
+        for batch in c["batches"]:
+            chars, bigrams, pad, lengths, _, _ = pad_batch(batch, labelled=False)
+            em = model.head(model.encode(chars, bigrams, pad))
+            paths = viterbi(em, lengths, trans, start, end).tolist()
+            out.extend([names[t] for t in p[:n]] for p, n in zip(paths, lengths.tolist()))
+        return out
+
+    with torch.inference_mode():
+        run()
+        t0 = time.perf_counter()
+        tags = run()
+        dt = time.perf_counter() - t0
+    assert sum(map(len, tags)) == c["characters"]
+    print(f"TORCH {torch.__version__} threads={torch.get_num_threads()} device=cpu")
+    print(f"SENTENCES {c['sentences']} SECONDS {dt:.3f}")
+    print(f"SENTENCES_PER_S {c['sentences'] / dt:.1f}")
+
+
+def pad_batch(batch, labelled=True):
     lengths = torch.tensor([len(s) for s in batch["chars"]])
     b, l = len(lengths), int(lengths.max())
     def padded(key, fill=0):
@@ -157,6 +232,8 @@ def pad_batch(batch):
             t[i, : len(s)] = torch.tensor(s, dtype=torch.long)
         return t
     pad = torch.arange(l).view(1, l) >= lengths.view(b, 1)
+    if not labelled:
+        return padded("chars"), padded("bigrams"), pad, lengths, None, None
     return padded("chars"), padded("bigrams"), pad, lengths, padded("tags"), padded("classes")
 
 
@@ -168,13 +245,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--infer", action="store_true", help="the inference comparison (see above)")
+    ap.add_argument("--check-viterbi", action="store_true", help="test viterbi by brute force")
     args = ap.parse_args()
+    if args.check_viterbi:
+        return check_viterbi()
     torch.set_default_device(args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     with open(args.batches) as f:
         c = json.load(f)
+    if args.infer:
+        return infer(c)
     warmup = c["warmup_batches"] if args.warmup is None else args.warmup
     batches = [pad_batch(b) for b in c[f"stage{args.stage}"]]
     model = Tagger(c)

@@ -3,6 +3,7 @@
 //! by the trainer's scoring and by third parties; the browser's engine wraps the same
 //! [`crate::infer`] core with asynchronous reads.
 
+use crate::batch::Example;
 use crate::data::{Sentence, Span, SpanSentence, tags_to_spans};
 use crate::decode::CrfScores;
 use crate::error::Result;
@@ -180,6 +181,24 @@ impl Pipeline {
             .collect()
     }
 
+    /// The examples of each forward pass [`Pipeline::tags`] makes for `sentences`, in its order
+    /// (empty pieces are never run): for benchmarks that replay the same batches elsewhere.
+    pub fn planned_batches(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<Example>> {
+        let plan = Plan::sentences(sentences, &self.meta.vocabs, self.meta.max_len, batch_size);
+        plan.batches
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|&i| &plan.examples[i])
+                    .filter(|e| !e.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .filter(|b| !b.is_empty())
+            .collect()
+    }
+
     pub fn tags(&self, sentences: &[Vec<char>], batch_size: usize) -> Vec<Vec<String>> {
         self.tag_ids(sentences, batch_size)
             .iter()
@@ -276,6 +295,13 @@ mod roundtrip_tests {
         assert_eq!(a.tag_ids(&texts, 2), b.tag_ids(&texts, 2));
         // Long input is split (max_len 5) but every character gets a tag.
         assert_eq!(a.tag_ids(&texts, 2)[2].len(), texts[2].len());
+        // The planned batches hold every character once (long ones split at max_len 5), at most
+        // 2 pieces each, and the same ids `emissions` runs.
+        let planned = a.planned_batches(&texts, 2);
+        assert!(planned.iter().all(|b| (1..=2).contains(&b.len())));
+        let mut lens: Vec<usize> = planned.iter().flatten().map(|e| e.chars.len()).collect();
+        lens.sort();
+        assert_eq!(lens, vec![2, 2, 4, 5, 5, 5]);
     }
 }
 

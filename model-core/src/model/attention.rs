@@ -115,6 +115,9 @@ pub struct RelativePositions {
     pub(crate) prefix_pairs: usize,
     /// The row of `encodings` of the zero distance pair (0, 0).
     pub(crate) zero: usize,
+    /// `index` is [`distance_index`] of a plain sequence (row `i - j + len - 1`), so the scores
+    /// can be taken by the relative shift instead of a gather.
+    pub(crate) shift: bool,
 }
 
 impl RelativePositions {
@@ -127,6 +130,7 @@ impl RelativePositions {
             prefix: len,
             prefix_pairs: 2 * len - 1,
             zero: len - 1,
+            shift: true,
         }
     }
 
@@ -144,6 +148,7 @@ impl RelativePositions {
         Self {
             index: Tensor::cat(vec![row, index], 1),
             prefix: self.prefix + 1,
+            shift: false,
             ..self
         }
     }
@@ -163,8 +168,26 @@ impl RelativePositions {
             prefix: lattice.pad.dims()[1] - lattice.words.dims()[1],
             prefix_pairs: lattice.char_pairs,
             zero: 0,
+            shift: false,
         }
     }
+}
+
+/// Transformer-XL's relative shift: `by_rev[.., i, p]` holds the score of distance
+/// `len - 1 - p`, i.e. of key `j = p - (len - 1 - i)` for query `i`, so each query's keys are a
+/// contiguous run of its row starting at `len - 1 - i`. Flattened, row `i`'s run starts at
+/// `i (2 len - 1) + len - 1 - i = i (2 len - 2) + len - 1`: dropping the first `len - 1` values
+/// and reading rows of `2 len - 2` lines every run up at column 0. `[b, h, len, 2 len - 1]` →
+/// `[b, h, len, len]`, `len ≥ 2`. The same values as gathering by [`distance_index`] from the
+/// unreversed scores, by copies: no index tensor, and no scatter in the backward.
+fn relative_shift(by_rev: Tensor<4>) -> Tensor<4> {
+    let [b, h, len, pairs] = by_rev.dims();
+    debug_assert!(len >= 2 && pairs == 2 * len - 1);
+    by_rev
+        .reshape([b, h, len * pairs])
+        .narrow(2, len - 1, len * (pairs - 1))
+        .reshape([b, h, len, pairs - 1])
+        .narrow(3, 0, len)
 }
 
 impl RelativeAttention {
@@ -210,19 +233,28 @@ impl RelativeAttention {
         let u = self.u.val().reshape([1, h, 1, hd]);
         let vb = self.v.val().reshape([1, h, 1, hd]);
         let content = (q.clone() + u).matmul(k.swap_dims(2, 3)); // [b, h, lq, l]
-        let by_dist = (q + vb).matmul(
+        let by_pair = (q + vb).matmul(
             r.swap_dims(1, 2)
                 .unsqueeze_dim::<4>(0)
                 .expand([b, h, hd, pairs]),
         ); // [b, h, lq, pairs]
-        let ib = pos.index.dims()[0];
-        let index = if lq < l {
-            pos.index.clone().narrow(1, 0, lq)
+        // Inference only: in training the shift's extra autodiff steps move the backward's
+        // schedule, so gradients are summed in another order (last-bit changes, no speed-up
+        // measured); the forward values are the same either way.
+        let by_dist = if pos.shift && lq == l && l > 1 && !by_pair.device().is_autodiff() {
+            // The output is flipped, not `r`: GEMM over reordered columns may round differently.
+            relative_shift(by_pair.flip([3]))
         } else {
-            pos.index.clone()
+            let ib = pos.index.dims()[0];
+            let index = if lq < l {
+                pos.index.clone().narrow(1, 0, lq)
+            } else {
+                pos.index.clone()
+            };
+            let idx = index.reshape([ib, 1, lq, l]).expand([b, h, lq, l]);
+            by_pair.gather(3, idx)
         };
-        let idx = index.reshape([ib, 1, lq, l]).expand([b, h, lq, l]);
-        let mut scores = content + by_dist.gather(3, idx);
+        let mut scores = content + by_dist;
         if self.scaled {
             scores = scores.div_scalar((hd as f64).sqrt());
         }
@@ -234,3 +266,62 @@ impl RelativeAttention {
         self.out.forward(ctx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::tensor_values;
+    use burn::tensor::Distribution;
+
+    /// The attention with random weights and biases (`u`, `v` are zeros at init).
+    fn attention(device: &Device, d: usize, h: usize) -> RelativeAttention {
+        let mut a = RelativeAttentionConfig::new(d, h).init(device);
+        let rnd = |shape: [usize; 2]| {
+            Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), device))
+        };
+        a.u = rnd([h, d / h]);
+        a.v = rnd([h, d / h]);
+        a
+    }
+
+    #[test]
+    fn the_relative_shift_equals_the_distance_gather() {
+        let device = Device::flex();
+        for len in 2..7 {
+            let pairs = 2 * len - 1;
+            let by_pair = Tensor::<4>::random([2, 3, len, pairs], Distribution::Default, &device);
+            let idx = distance_index(len, &device)
+                .reshape([1, 1, len, len])
+                .expand([2, 3, len, len]);
+            let gathered = tensor_values(by_pair.clone().gather(3, idx));
+            let shifted = tensor_values(relative_shift(by_pair.flip([3])));
+            assert_eq!(gathered, shifted, "len {len}");
+        }
+    }
+
+    /// In inference the shift path and the gather path (forced by clearing `shift`) give the
+    /// same outputs, bit for bit, padding included.
+    #[test]
+    fn shift_and_gather_paths_agree() {
+        let device = Device::flex();
+        let (b, len, d, h) = (10, 71, 64, 4);
+        let att = attention(&device, d, h);
+        let x = Tensor::<3>::random([b, len, d], Distribution::Normal(0.0, 1.0), &device);
+        let lengths = [71usize, 70, 68, 57, 42, 29, 15, 4, 2, 1];
+        let pad: Vec<bool> = lengths
+            .iter()
+            .flat_map(|&n| (0..len).map(move |j| j >= n))
+            .collect();
+        let pad = Tensor::<2, Bool>::from_data(TensorData::new(pad, [b, len]), &device);
+        let pos = RelativePositions::sequence(len, d, &device);
+        let gather = RelativePositions {
+            shift: false,
+            ..pos.clone()
+        };
+        let run = |pos: &RelativePositions| {
+            tensor_values(att.forward(x.clone(), pad.clone(), pos, len))
+        };
+        assert_eq!(run(&pos), run(&gather));
+    }
+}
+

@@ -1,5 +1,6 @@
 //! Suite `inference`: `Pipeline::tags` sentences/s over the MSRA test set by batch size, the
-//! peak memory of a pass, and the compute floor this machine's GEMM rate implies.
+//! peak memory of a pass, and the compute floor this machine's GEMM rate implies; beside it the
+//! same model in PyTorch (`bench/torch_tagger.py --infer`) on the same batches, alternating.
 
 use super::timing::{REPS, median};
 use crate::config::RunConfig;
@@ -15,6 +16,78 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 const BATCH_SIZES: [usize; 3] = [32, 64, 128];
+/// The batch size compared with PyTorch (the first of `BATCH_SIZES`).
+const TORCH_BATCH: usize = 32;
+/// Where the batches go for PyTorch.
+const BATCHES_JSON: &str = "bench/batches_msra_infer.json";
+
+/// Writes the model's shape, the tag names and the batches `Pipeline::tags` runs at
+/// `TORCH_BATCH` (ids only: the lookup is the only part of a pass PyTorch does not repeat).
+fn export_for_torch(pipeline: &Pipeline, sentences: &[Vec<char>]) -> Result<()> {
+    let meta = pipeline.meta();
+    let m = &meta.model;
+    let (pt, ps, pe) = meta.tags.penalties(model_core::model::crf::FORBIDDEN);
+    let batches: Vec<serde_json::Value> = pipeline
+        .planned_batches(sentences, TORCH_BATCH)
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "chars": b.iter().map(|e| e.chars.clone()).collect::<Vec<_>>(),
+                "bigrams": b.iter().map(|e| e.bigrams.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut json = serde_json::to_value(&m.hyper)?;
+    let run = serde_json::json!({
+        "n_chars": m.n_chars, "n_bigrams": m.n_bigrams, "n_tags": m.n_tags,
+        "penalties": {"transitions": pt, "start": ps, "end": pe},
+        "tag_names": meta.tags.tags,
+        "sentences": sentences.len(),
+        "characters": sentences.iter().map(Vec::len).sum::<usize>(),
+        "batches": batches,
+    });
+    if let (Some(all), serde_json::Value::Object(run)) = (json.as_object_mut(), run) {
+        all.extend(run);
+    }
+    std::fs::create_dir_all("bench")?;
+    std::fs::write(BATCHES_JSON, serde_json::to_vec(&json)?)?;
+    Ok(())
+}
+
+/// One PyTorch pass (a process: import, model, one warm-up pass untimed, one timed pass):
+/// sentences/s and the torch version; `None` without torch (or under `NERCO_BENCH_SKIP_TORCH`).
+fn torch_pass() -> Result<Option<(f64, String)>> {
+    if std::env::var_os("NERCO_BENCH_SKIP_TORCH").is_some() {
+        return Ok(None);
+    }
+    let mut cmd = std::process::Command::new(super::train::python());
+    // As in the train suite: libgomp's spin-waiting collapses on shared cores.
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        cmd.env("OMP_WAIT_POLICY", "PASSIVE");
+    }
+    let out = cmd
+        .args(["bench/torch_tagger.py", "--infer", "--batches", BATCHES_JSON])
+        .args(["--threads", &threads().to_string()])
+        .output()?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No module named 'torch'") {
+            return Ok(None);
+        }
+        anyhow::bail!("bench/torch_tagger.py --infer failed: {err}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(super::train::parse_torch_line(&stdout, "SENTENCES_PER_S "))
+}
+
+/// Flex's thread count (rayon's pool), given to PyTorch too.
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// A `/proc/self/status` figure in MiB (`VmRSS:`, `VmHWM:`).
 fn proc_status(key: &str) -> Option<f64> {
@@ -32,22 +105,28 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// Per batch size: seconds of each pass, peak RSS of any pass (MiB) and load after the last.
+/// Per batch size: seconds of each pass, peak RSS of any pass (MiB) and load after the last;
+/// PyTorch's sentences/s per repetition and its version.
 struct Passes {
     times: Vec<Vec<f64>>,
     peaks: Vec<f64>,
     loads: Vec<String>,
+    torch: Vec<f64>,
+    torch_version: String,
 }
 
-/// `REPS` passes over `sentences` at each batch size, the batch sizes alternating.
-fn time_passes(pipeline: &Pipeline, sentences: &[Vec<char>]) -> Passes {
+/// `REPS` passes over `sentences` at each batch size, the batch sizes alternating, each
+/// repetition followed by a PyTorch pass.
+fn time_passes(pipeline: &Pipeline, sentences: &[Vec<char>]) -> Result<Passes> {
     let n = BATCH_SIZES.len();
     let mut p = Passes {
         times: vec![Vec::new(); n],
         peaks: vec![f64::NAN; n],
         loads: vec![String::new(); n],
+        torch: Vec::new(),
+        torch_version: String::new(),
     };
-    for _ in 0..REPS {
+    for rep in 0..REPS {
         for (k, &bs) in BATCH_SIZES.iter().enumerate() {
             let can_reset = reset_peak();
             let t = Instant::now();
@@ -64,8 +143,18 @@ fn time_passes(pipeline: &Pipeline, sentences: &[Vec<char>]) -> Passes {
             }
             p.loads[k] = load_avg();
         }
+        if let Some((sps, v)) = torch_pass()? {
+            p.torch.push(sps);
+            p.torch_version = v;
+        }
+        eprintln!(
+            "inference rep {rep}: burn bs={TORCH_BATCH} {:.0} sent/s, torch {} sent/s (load {})",
+            sentences.len() as f64 / p.times[0].last().copied().unwrap_or(f64::NAN),
+            p.torch.last().map_or("-".into(), |t| format!("{t:.0}")),
+            load_avg()
+        );
     }
-    p
+    Ok(p)
 }
 
 /// The model's dense FLOPs per character, what one GEMM of its own shape reaches on `device`
@@ -121,7 +210,8 @@ pub(super) fn run(device: &Device) -> Result<String> {
     let rss_before = proc_status("VmRSS:").unwrap_or(f64::NAN);
     // Warm-up on a slice.
     let _ = pipeline.tags(&sentences[..sentences.len().min(500)], 64);
-    let passes = time_passes(&pipeline, &sentences);
+    export_for_torch(&pipeline, &sentences)?;
+    let passes = time_passes(&pipeline, &sentences)?;
     let hwm_process = proc_status("VmHWM:").unwrap_or(f64::NAN);
     let mean_len = chars as f64 / sentences.len() as f64;
     let floor = compute_floor(&meta, mean_len, device);
@@ -144,6 +234,7 @@ pub(super) fn run(device: &Device) -> Result<String> {
     )?;
     write_table(&mut out, &passes, sentences.len(), chars)?;
     write_floor(&mut out, rss_before, hwm_process, &floor, mean_len, &meta)?;
+    write_torch(&mut out, &passes, sentences.len(), floor.bound)?;
     Ok(out)
 }
 
@@ -170,6 +261,53 @@ fn write_table(out: &mut String, p: &Passes, sentences: usize, chars: usize) -> 
         )?;
     }
     Ok(())
+}
+
+/// Burn against PyTorch at `TORCH_BATCH`, next to the compute floor.
+fn write_torch(out: &mut String, p: &Passes, sentences: usize, bound: f64) -> std::fmt::Result {
+    let burn: Vec<f64> = p.times[0].iter().map(|s| sentences as f64 / s).collect();
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (b, t) = (median(&burn), median(&p.torch));
+    let version = if p.torch_version.is_empty() {
+        "torch not installed".to_string()
+    } else {
+        format!("torch {}", p.torch_version)
+    };
+    writeln!(
+        out,
+        "\n**Against PyTorch** ({version}, `bench/torch_tagger.py --infer`, \
+         `OMP_WAIT_POLICY={}`): the same model (same sizes, random weights) in eval mode under \
+         `torch.inference_mode()`, {} threads as Flex has, on the batches `Pipeline::tags` runs \
+         at batch size {TORCH_BATCH} (exported to `{BATCHES_JSON}`; the character/bigram lookup \
+         is the one step PyTorch does not repeat), emissions plus a batched Viterbi with the \
+         same constraints, back to tag names on the host. One PyTorch process per repetition \
+         (import and a warm-up pass untimed), right after that repetition's Burn passes; median \
+         of {REPS}.\n",
+        std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "PASSIVE".into()),
+        threads()
+    )?;
+    writeln!(
+        out,
+        "| batch size | Burn sentences/s | PyTorch sentences/s | Burn / PyTorch | compute floor | Burn runs | PyTorch runs |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    let ratio = if t.is_nan() {
+        "n/a".to_string()
+    } else {
+        format!("{:.2}×", b / t)
+    };
+    writeln!(
+        out,
+        "| {TORCH_BATCH} | {b:.0} | {t:.0} | **{ratio}** | ≈ {bound:.0} | {} | {} |",
+        list(&burn),
+        list(&p.torch)
+    )?;
+    writeln!(out, "\nTarget: Burn ≥ 1.0× PyTorch.")
 }
 
 /// The memory figures and the compute floor under the table.

@@ -6,7 +6,8 @@
 //!   both written in Burn, forward + backward on the autodiff CPU device.
 //! - `crf`: CRF NLL by the autodiff forward algorithm, by host forward–backward (`nll_fast`), and
 //!   host Viterbi, against sequence length.
-//! - `inference`: `Pipeline::tags` sentences/s on the MSRA test set, by batch size, and peak RSS.
+//! - `inference`: `Pipeline::tags` sentences/s on the MSRA test set, by batch size, and peak RSS;
+//!   the same model and batches in PyTorch (`bench/torch_tagger.py --infer`), alternating.
 //! - `train`: stage 1 (InfoNCE) and stage 2 (CRF) training tokens/s on Resume batches, against
 //!   the same model in PyTorch (`bench/torch_tagger.py`), alternating runs.
 //! - `bert`: a BERT-base-sized character encoder, forward and forward + backward tokens/s.

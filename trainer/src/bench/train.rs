@@ -31,7 +31,7 @@ const WARMUP: usize = 2;
 /// Where the batches go for PyTorch.
 const BATCHES_JSON: &str = "bench/batches_resume.json";
 
-fn python() -> PathBuf {
+pub(super) fn python() -> PathBuf {
     let venv = PathBuf::from("bench/.venv/bin/python");
     if venv.exists() {
         venv
@@ -81,10 +81,15 @@ fn torch_pass(batches_json: &Path, stage: usize, warmup: usize) -> Result<Option
 
 /// `TOKENS_PER_S` and `TORCH` lines of torch_tagger.py's output.
 fn parse_torch_output(stdout: &str) -> Option<(f64, String)> {
+    parse_torch_line(stdout, "TOKENS_PER_S ")
+}
+
+/// The figure after `key` and the `TORCH` version line of torch_tagger.py's output.
+pub(super) fn parse_torch_line(stdout: &str, key: &str) -> Option<(f64, String)> {
     let mut tps = None;
     let mut version = String::new();
     for line in stdout.lines() {
-        if let Some(v) = line.strip_prefix("TOKENS_PER_S ") {
+        if let Some(v) = line.strip_prefix(key) {
             tps = v.trim().parse::<f64>().ok();
         }
         if let Some(v) = line.strip_prefix("TORCH ") {
@@ -389,6 +394,11 @@ mod tests {
         let out = "loading\nTORCH 2.5.1+cpu\nTOKENS_PER_S 4321.5\n";
         assert_eq!(parse_torch_output(out), Some((4321.5, "2.5.1+cpu".into())));
         assert_eq!(parse_torch_output("TORCH 2.5.1\n"), None);
+        let infer = "TORCH 2.15.0\nSENTENCES 10 SECONDS 0.5\nSENTENCES_PER_S 20.0\n";
+        assert_eq!(
+            parse_torch_line(infer, "SENTENCES_PER_S "),
+            Some((20.0, "2.15.0".into()))
+        );
     }
 
     #[test]
