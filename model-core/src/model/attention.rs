@@ -277,7 +277,11 @@ mod tests {
     fn attention(device: &Device, d: usize, h: usize) -> RelativeAttention {
         let mut a = RelativeAttentionConfig::new(d, h).init(device);
         let rnd = |shape: [usize; 2]| {
-            Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), device))
+            Param::from_tensor(Tensor::random(
+                shape,
+                Distribution::Normal(0.0, 1.0),
+                device,
+            ))
         };
         a.u = rnd([h, d / h]);
         a.v = rnd([h, d / h]);
@@ -318,10 +322,8 @@ mod tests {
             shift: false,
             ..pos.clone()
         };
-        let run = |pos: &RelativePositions| {
-            tensor_values(att.forward(x.clone(), pad.clone(), pos, len))
-        };
+        let run =
+            |pos: &RelativePositions| tensor_values(att.forward(x.clone(), pad.clone(), pos, len));
         assert_eq!(run(&pos), run(&gather));
     }
 }
-

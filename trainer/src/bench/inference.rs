@@ -66,7 +66,12 @@ fn torch_pass() -> Result<Option<(f64, String)>> {
         cmd.env("OMP_WAIT_POLICY", "PASSIVE");
     }
     let out = cmd
-        .args(["bench/torch_tagger.py", "--infer", "--batches", BATCHES_JSON])
+        .args([
+            "bench/torch_tagger.py",
+            "--infer",
+            "--batches",
+            BATCHES_JSON,
+        ])
         .args(["--threads", &threads().to_string()])
         .output()?;
     if !out.status.success() {

@@ -11,11 +11,13 @@
 //! - `train`: stage 1 (InfoNCE) and stage 2 (CRF) training tokens/s on Resume batches, against
 //!   the same model in PyTorch (`bench/torch_tagger.py`), alternating runs.
 //! - `bert`: a BERT-base-sized character encoder, forward and forward + backward tokens/s.
+//! - `binder`: tagging with Binder's span head against the CRF head, same encoder and sentences.
 //!
 //! Each suite rewrites its own section of the report, between `<!-- BEGIN name -->` and
 //! `<!-- END name -->` markers, and leaves the others alone.
 
 mod bert;
+mod binder;
 mod crf;
 mod inference;
 mod infonce;
@@ -30,7 +32,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use std::path::Path;
 
-const SUITES: [&str; 5] = ["inference", "infonce", "crf", "train", "bert"];
+const SUITES: [&str; 6] = ["inference", "infonce", "crf", "train", "bert", "binder"];
 
 /// Runs one suite (`None` or `all`: every suite) and rewrites its section of `report`. `gpu`:
 /// the device is a GPU's, so training steps take the GPU path (the CRF on the device).
@@ -50,6 +52,7 @@ pub fn run(suite: Option<&str>, report: &Path, device: &Device, gpu: bool) -> Re
             "crf" => crf::run(device)?,
             "train" => train::run(device, gpu)?,
             "bert" => bert::run(device)?,
+            "binder" => binder::run(device)?,
             _ => unreachable!("suite names are checked above"),
         };
         let section = format!("{head}\n{body}");
@@ -73,7 +76,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown bench suite `gpu`; one of inference, infonce, crf, train, bert"
+            "unknown bench suite `gpu`; one of inference, infonce, crf, train, bert, binder"
         );
         assert!(!report.exists());
     }
