@@ -219,6 +219,10 @@ fn parse_record(value: &Value, at: &At) -> Result<SpanSentence, DataError> {
         None => return Err(at.field("text", "missing")),
     };
     let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        // A sentence of no characters has nothing to tag, and a training step cannot score it.
+        return Err(at.field("text", "empty: a sentence needs at least one character"));
+    }
     let mut spans = match (record.get("spans"), record.get("label")) {
         (Some(spans), _) => span_objects(spans, chars.len(), at)?,
         (None, Some(Value::Array(list))) => label_triples(list, chars.len(), at)?,
@@ -482,6 +486,20 @@ mod tests {
             let e = err(&format!("{ok}{bad}\n"));
             assert!(e.starts_with(want), "{bad}\n  got  {e}\n  want {want}");
         }
+    }
+
+    #[test]
+    fn spans_a_record_with_empty_text_is_an_error_naming_its_line() {
+        let e = parse_span_jsonl(
+            "{\"text\": \"张三\", \"spans\": []}\n{\"text\": \"\", \"spans\": []}\n",
+            "e.jsonl",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("e.jsonl:2") && e.contains("text") && e.contains("empty"),
+            "{e}"
+        );
     }
 
     #[test]
