@@ -54,6 +54,20 @@ impl Example {
         Ok(ex)
     }
 
+    /// [`Example::labelled`] where tags the set lacks (types unseen in training, in a dev or
+    /// held-out split) count as `O`: the model cannot predict them, so its losses use only its
+    /// own tags.
+    pub fn labelled_known(s: &Sentence, vocabs: &Vocabs, tags: &TagSet) -> Self {
+        let mut ex = Self::unlabelled(&s.chars, vocabs);
+        for t in &s.tags {
+            // Tag 0 is `O` in every tag set.
+            let id = tags.tag_id(t).unwrap_or(0);
+            ex.tags.push(id);
+            ex.classes.push(tags.class_of(id));
+        }
+        ex
+    }
+
     /// A sentence for a Binder model: `spans` (possibly overlapping) become its gold mentions,
     /// typed by `tags.types`, and its tags (for stage 1's Semantic Classes) come from
     /// [`flat_spans`] of them: where spans nest, a char's class is its outermost entity's type.

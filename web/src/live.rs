@@ -187,23 +187,7 @@ fn sentences(list: &[SampleSentence], scheme: Scheme) -> Result<Vec<Sentence>, L
 fn encode(sentences: &[Sentence], vocabs: &Vocabs, tags: &TagSet) -> Vec<Example> {
     sentences
         .iter()
-        .map(|s| {
-            let known = Sentence {
-                tags: s
-                    .tags
-                    .iter()
-                    .map(|t| {
-                        if tags.tag_id(t).is_some() {
-                            t.clone()
-                        } else {
-                            "O".into()
-                        }
-                    })
-                    .collect(),
-                ..s.clone()
-            };
-            Example::labelled(&known, vocabs, tags).expect("every tag is in the set or O")
-        })
+        .map(|s| Example::labelled_known(s, vocabs, tags))
         .collect()
 }
 

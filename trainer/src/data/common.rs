@@ -156,25 +156,11 @@ pub(super) fn dev_examples(
     scheme: Scheme,
     dev: &[Sentence],
     meta: &ModelMeta,
-) -> Result<Vec<Example>> {
-    let dev_known: Vec<Sentence> = pieces(dev, cfg.data.max_len, scheme)
-        .into_iter()
-        .map(|mut s| {
-            for t in &mut s.tags {
-                if meta.tags.tag_id(t).is_none() {
-                    *t = "O".into();
-                }
-            }
-            s
-        })
-        .collect();
-    encode(
-        &dev_known,
-        &meta.vocabs,
-        &meta.tags,
-        &cfg.data.dev.display().to_string(),
-    )
-    .context("dev set")
+) -> Vec<Example> {
+    pieces(dev, cfg.data.max_len, scheme)
+        .iter()
+        .map(|s| Example::labelled_known(s, &meta.vocabs, &meta.tags))
+        .collect()
 }
 
 /// A new run's metadata: vocabularies from the training pieces' `chars`, the tag set of their

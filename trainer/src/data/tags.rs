@@ -47,7 +47,7 @@ pub(super) fn load(
         &meta.tags,
         &cfg.data.train.display().to_string(),
     )?;
-    let dev_examples = dev_examples(cfg, scheme, &dev, &meta)?;
+    let dev_examples = dev_examples(cfg, scheme, &dev, &meta);
     let splits = Splits {
         dev: Gold::Tags(dev),
         test: Gold::Tags(test),
